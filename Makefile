@@ -1,0 +1,64 @@
+# Cairn — the targets a person would guess. `make help` lists them.
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+CTEST_ARGS ?=
+
+.PHONY: help deps kube build unit e2e test up down demo bench fmt fmt-check clean
+
+help:
+	@echo "make demo    - set everything up and run the demo (first command in the README)"
+	@echo "make test    - build, unit tests, then e2e tests against a real local control plane"
+	@echo "make deps    - install the Debian packages the project needs (idempotent)"
+	@echo "make kube    - build (or reuse) kube-apiserver/controller-manager/kubectl v1.20.2"
+	@echo "make build   - configure and compile (build/)"
+	@echo "make unit    - unit tests only"
+	@echo "make e2e     - e2e tests only (brings a control plane up and down itself)"
+	@echo "make up      - start the local control plane + node simulator (.cairn/)"
+	@echo "make down    - stop exactly what 'make up' started and delete its state"
+	@echo "make bench   - run the benchmarks in bench/"
+	@echo "make fmt     - clang-format every C++ file"
+
+deps:
+	@hack/install-deps.sh
+
+kube: deps
+	@hack/build-kube.sh >/dev/null
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+unit: build
+	cd $(BUILD_DIR) && ctest -L unit --output-on-failure $(CTEST_ARGS)
+
+e2e: build kube
+	cd $(BUILD_DIR) && ctest -L e2e --output-on-failure $(CTEST_ARGS)
+
+# The README's test command, and what .ci/run calls: everything, one summary.
+test: build kube
+	cd $(BUILD_DIR) && ctest --output-on-failure $(CTEST_ARGS)
+
+up: build kube
+	@CAIRN_NODE_SIM=$(CURDIR)/$(BUILD_DIR)/hack/node-sim/cairn-node-sim hack/up.sh
+
+down:
+	@hack/down.sh
+
+demo: build kube
+	@CAIRN_NODE_SIM=$(CURDIR)/$(BUILD_DIR)/hack/node-sim/cairn-node-sim hack/demo.sh
+
+bench: build kube
+	@bench/run.sh $(BUILD_DIR)
+
+fmt:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+fmt-check:
+	@hack/check-format.sh
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# ctest fixture for the e2e suite: `up` brings the local control plane and
+# the node simulator up (twice, to prove `make up` is idempotent); `down`
+# takes them down (twice, likewise) and fails if any process of this state
+# directory is still alive afterwards.
+#
+# Environment (set by e2e/CMakeLists.txt): CAIRN_STATE_DIR, CAIRN_NODE_SIM.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+state=$(realpath -m -- "${CAIRN_STATE_DIR:?CAIRN_STATE_DIR must be set}")
+
+# The default ports may be taken by a developer's own `make up`; the e2e
+# cluster uses its own unless told otherwise.
+export CAIRN_APISERVER_PORT=${CAIRN_APISERVER_PORT:-16443}
+export CAIRN_ETCD_PORT=${CAIRN_ETCD_PORT:-12379}
+export CAIRN_ETCD_PEER_PORT=${CAIRN_ETCD_PEER_PORT:-12380}
+export CAIRN_KCM_PORT=${CAIRN_KCM_PORT:-11257}
+
+case ${1:-} in
+  up)
+    "$repo/hack/up.sh"
+    out=$("$repo/hack/up.sh")
+    echo "$out"
+    grep -q "already up" <<<"$out" || { echo "cluster.sh: a second up.sh did not find the cluster up" >&2; exit 1; }
+    ;;
+  down)
+    "$repo/hack/down.sh"
+    "$repo/hack/down.sh"
+    left=$(pgrep -af -- "$state" || true)
+    if [ -n "$left" ]; then
+      echo "cluster.sh: processes of $state are still running after down:" >&2
+      echo "$left" >&2
+      exit 1
+    fi
+    [ ! -e "$state" ] || { echo "cluster.sh: $state still exists after down" >&2; exit 1; }
+    echo "cluster.sh: down, nothing left running"
+    ;;
+  *)
+    echo "usage: $0 up|down" >&2
+    exit 2
+    ;;
+esac

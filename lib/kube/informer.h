@@ -1,0 +1,136 @@
+// List+watch informer with client-go's semantics (tools/cache/reflector.go):
+// the first list asks for resourceVersion=0 (the watch cache), the watch asks
+// for bookmarks with a random 5–10 minute timeout, the resourceVersion is an
+// opaque string, "410 Gone" re-lists, failures reconnect with backoff
+// 800 ms → 30 s, and the stream is split into events on newlines.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/client.h"
+
+namespace cairn::kube {
+
+using ObjectPtr = std::shared_ptr<const json>;
+
+// Returns the index values of an object (e.g. its namespace, owner uids).
+using IndexFunc = std::function<std::vector<std::string>(const json&)>;
+
+// A thread-safe cache of objects by "namespace/name", with secondary indexes.
+class Store {
+ public:
+  Store();
+  void add_index(const std::string& name, IndexFunc fn);
+
+  ObjectPtr get(const std::string& key) const;
+  std::vector<ObjectPtr> list() const;
+  std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const;
+  std::vector<std::string> keys() const;
+  size_t size() const;
+
+  // Mutations used by the informer; return the previous object (or null).
+  ObjectPtr upsert(ObjectPtr obj);
+  ObjectPtr erase(const std::string& key);
+
+  // Built-in index names.
+  static constexpr const char* kByNamespace = "namespace";
+  static constexpr const char* kByOwner = "owner";  // owner reference uid
+  static constexpr const char* kByLabel = "label";  // "key=value" for each label
+
+ private:
+  void index_locked(const std::string& key, const json& obj, bool add);
+  mutable std::shared_mutex mu_;
+  std::map<std::string, ObjectPtr> items_;  // guarded by mu_
+  std::map<std::string, IndexFunc> indexers_;
+  // index name -> value -> keys; guarded by mu_
+  std::map<std::string, std::map<std::string, std::set<std::string>>> indexes_;
+};
+
+struct InformerOptions {
+  ApiResource resource;
+  std::string ns;  // empty: all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  std::chrono::seconds resync{0};  // 0: never
+  bool trim_managed_fields = true;
+  int64_t page_size = 500;
+  std::chrono::milliseconds backoff_initial{800};
+  std::chrono::milliseconds backoff_cap{30000};
+  // Range of the watch's server-side timeout, randomised per watch.
+  std::chrono::seconds watch_timeout_min{300};
+  std::chrono::seconds watch_timeout_max{600};
+};
+
+struct EventHandlers {
+  std::function<void(const ObjectPtr&)> on_add;
+  std::function<void(const ObjectPtr& old_obj, const ObjectPtr& new_obj)> on_update;
+  std::function<void(const ObjectPtr&)> on_delete;
+};
+
+class Informer {
+ public:
+  Informer(Client& client, InformerOptions opts);
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  // Handlers run on the informer's thread, in event order; keep them short
+  // (enqueue a key). Add handlers before start().
+  void add_handlers(EventHandlers h);
+  Store& store() { return store_; }
+
+  void start();
+  // Ends the watch promptly (the stream is cancelled) and joins the thread.
+  void stop();
+  bool has_synced() const { return synced_.load(); }
+  // Waits for the first list to be in the store; false on timeout or stop.
+  bool wait_for_sync(std::chrono::milliseconds timeout);
+
+  // Counters, for metrics and tests.
+  uint64_t relists() const { return relists_.load(); }
+  uint64_t events() const { return events_.load(); }
+  std::string last_resource_version() const;
+  // The last error seen by the list or watch, empty when healthy.
+  std::string last_error() const;
+
+ private:
+  void run();
+  Result<void> list_and_replace(bool first);
+  Result<void> watch_once();
+  void handle_event(std::string_view line, bool& gone, bool& stop);
+  void dispatch_add(const ObjectPtr& o);
+  void dispatch_update(const ObjectPtr& a, const ObjectPtr& b);
+  void dispatch_delete(const ObjectPtr& o);
+  void set_error(const std::string& e);
+  bool sleep_for(std::chrono::milliseconds d);  // false if stopped meanwhile
+  ObjectPtr prepare(json obj) const;
+
+  Client& client_;
+  InformerOptions opts_;
+  Store store_;
+  std::vector<EventHandlers> handlers_;
+  std::thread thread_;
+  std::thread resync_thread_;
+  std::mutex dispatch_mu_;  // handlers never run concurrently
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> synced_{false};
+  std::atomic<uint64_t> relists_{0};
+  std::atomic<uint64_t> events_{0};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string rv_;                       // guarded by mu_
+  std::string last_error_;               // guarded by mu_
+  std::shared_ptr<CancelToken> cancel_;  // guarded by mu_
+};
+
+}  // namespace cairn::kube

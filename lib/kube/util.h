@@ -1,0 +1,29 @@
+// Small helpers the client needs and that have no better home.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace cairn::kube {
+
+// The whole file, or why it could not be read (strerror text).
+std::expected<std::string, std::string> read_file(const std::string& path);
+
+// Standard base64 (RFC 4648), whitespace ignored. nullopt-like error on bad input.
+std::expected<std::string, std::string> base64_decode(std::string_view in);
+std::string base64_encode(std::string_view in);
+
+std::string_view trim(std::string_view s);
+
+// Kubernetes timestamps: metav1.Time (seconds) and metav1.MicroTime, UTC.
+std::string rfc3339(std::chrono::system_clock::time_point t);
+std::string rfc3339_micro(std::chrono::system_clock::time_point t);
+// Parses "2006-01-02T15:04:05Z" (fractional seconds and offsets accepted).
+std::expected<std::chrono::system_clock::time_point, std::string> parse_rfc3339(std::string_view s);
+
+// Percent-encodes a query parameter value.
+std::string url_encode(std::string_view s);
+
+}  // namespace cairn::kube
