@@ -2,7 +2,9 @@
 # Fails if any C++ file is not clang-formatted (run `make fmt` to fix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=$(find lib hack e2e tests bench operator webhook -name '*.cc' -o -name '*.h' 2>/dev/null | sort)
+dirs=()
+for d in lib hack e2e tests bench operator webhook; do [ -d "$d" ] && dirs+=("$d"); done
+files=$(find "${dirs[@]}" \( -name '*.cc' -o -name '*.h' \) -not -path '*/build*' | sort)
 [ -n "$files" ] || exit 0
 # shellcheck disable=SC2086
 clang-format --dry-run --Werror $files

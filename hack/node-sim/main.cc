@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kube/config.h"
+#include "kube/util.h"
 #include "sim.h"
 
 namespace {
@@ -47,6 +48,7 @@ Flags:
 }  // namespace
 
 int main(int argc, char** argv) {
+  cairn::kube::tune_malloc_for_controllers();
   cairn::sim::Options opts;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

@@ -1,5 +1,6 @@
 #include "kube/util.h"
 
+#include <malloc.h>
 #include <openssl/evp.h>
 
 #include <cerrno>
@@ -117,6 +118,11 @@ std::expected<std::chrono::system_clock::time_point, std::string> parse_rfc3339(
     }
   }
   return out;
+}
+
+void tune_malloc_for_controllers() {
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_ARENA_MAX, 2);
 }
 
 std::string url_encode(std::string_view s) {

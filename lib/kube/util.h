@@ -23,6 +23,13 @@ std::string rfc3339_micro(std::chrono::system_clock::time_point t);
 // Parses "2006-01-02T15:04:05Z" (fractional seconds and offsets accepted).
 std::expected<std::chrono::system_clock::time_point, std::string> parse_rfc3339(std::string_view s);
 
+// Process-wide malloc settings for long-running controllers: a fixed mmap
+// threshold (glibc's dynamic one lets large, short-lived buffers such as a
+// 10 MB list response land in the heap and fragment it) and at most two
+// arenas (cpprestsdk's thread pool would otherwise get one each). Call once,
+// first thing in main.
+void tune_malloc_for_controllers();
+
 // Percent-encodes a query parameter value.
 std::string url_encode(std::string_view s);
 
