@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   # libraries (shared/design.md: the project's dependencies)
   libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libgit2-dev
-  prometheus-cpp-dev libgtest-dev libgmock-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libboost-dev
   # local control plane: etcd, and what building kube-apiserver from source needs
   etcd-server golang-go rsync jq dpkg-dev openssl curl procps psmisc iproute2 util-linux
   golang-github-modern-go-reflect2-dev
