@@ -4,7 +4,9 @@
 # takes them down (twice, likewise) and fails if any process of this state
 # directory is still alive afterwards.
 #
-# Environment (set by e2e/CMakeLists.txt): CAIRN_STATE_DIR, CAIRN_NODE_SIM.
+# Environment (set by e2e/CMakeLists.txt): CAIRN_STATE_DIR, CAIRN_GIT_STATE,
+# CAIRN_NODE_SIM. The git server's ports (CAIRN_GIT_DAEMON_PORT,
+# CAIRN_GIT_HTTPS_PORT) keep hack/git-server.sh's defaults unless set.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 state=$(realpath -m -- "${CAIRN_STATE_DIR:?CAIRN_STATE_DIR must be set}")
@@ -22,11 +24,15 @@ case ${1:-} in
     out=$("$repo/hack/up.sh")
     echo "$out"
     grep -q "already up" <<<"$out" || { echo "cluster.sh: a second up.sh did not find the cluster up" >&2; exit 1; }
+    # Cairn's CRDs, and the real git server the Pipeline and Release tests use.
+    "$state/bin/kubectl" --kubeconfig "$state/kubeconfig" apply -f "$repo/crds/"
+    "$repo/hack/git-server.sh" start
     ;;
   down)
+    "$repo/hack/git-server.sh" stop || true
     "$repo/hack/down.sh"
     "$repo/hack/down.sh"
-    left=$(pgrep -af -- "$state" || true)
+    left=$(pgrep -af -- "$state" | grep -v "cluster.sh" || true)
     if [ -n "$left" ]; then
       echo "cluster.sh: processes of $state are still running after down:" >&2
       echo "$left" >&2

@@ -13,8 +13,9 @@ PACKAGES=(
   # local control plane: etcd, and what building kube-apiserver from source needs
   etcd-server golang-go rsync jq dpkg-dev openssl curl procps psmisc iproute2 util-linux
   golang-github-modern-go-reflect2-dev
-  # git server (git daemon, git http-backend behind nginx with TLS + basic auth)
-  git nginx-light fcgiwrap
+  # git server (git daemon, git http-backend behind nginx with TLS + basic auth);
+  # ssh/gpg for lib/git's signature and SSH-transport tests against real tools
+  git nginx-light fcgiwrap openssh-client openssh-server gpg gpg-agent
   # Prometheus for analysis and metrics tests
   prometheus
   # chart rendering (Go text/template + sprig, as Helm does)

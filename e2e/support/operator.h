@@ -1,0 +1,55 @@
+// The operator as a child process of a test (so a test can SIGKILL it and
+// start it again), and git repositories that tests commit to and the real
+// git server serves.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cairn::e2e {
+
+class OperatorProcess {
+ public:
+  // Watches only `ns`. Extra flags are appended.
+  explicit OperatorProcess(std::string ns, std::vector<std::string> extra = {});
+  ~OperatorProcess();
+  void start();
+  void kill9();
+  void stop();  // SIGTERM and wait
+  bool running() const { return pid_ > 0; }
+  const std::string& log_path() const { return log_; }
+  std::string log_tail(size_t bytes = 4000) const;
+
+ private:
+  std::string ns_;
+  std::vector<std::string> extra_;
+  std::string log_, cache_;
+  int probe_port_;
+  pid_t pid_ = -1;
+};
+
+// A repository on the e2e git server (hack/git-server.sh), with a working
+// copy to commit from. Pushes go straight to the bare repository's path.
+class GitRepo {
+ public:
+  explicit GitRepo(const std::string& name);
+  ~GitRepo();
+  // Writes the files (path -> content; empty content deletes), commits and
+  // pushes to `branch`. Returns the full commit id.
+  std::string commit(const std::map<std::string, std::string>& files, const std::string& message,
+                     const std::string& branch = "main");
+  std::string git_url() const;    // git://127.0.0.1:PORT/<name>.git
+  std::string https_url() const;  // https://127.0.0.1:PORT/git/<name>.git
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_, bare_, work_;
+};
+
+// KEY=VALUE from <git state>/git.env (CAIRN_GIT_CA, CAIRN_GIT_USER, ...).
+std::string git_env(const std::string& key);
+
+}  // namespace cairn::e2e

@@ -1,0 +1,386 @@
+// cairn-operator: wires the Pipeline reconciler to informers, a work queue,
+// leader election, probes and the push receiver. Nothing but wiring here.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "api/names.h"
+#include "api/types.h"
+#include "git/git.h"
+#include "http/server.h"
+#include "kube/config.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/leader.h"
+#include "kube/util.h"
+#include "kube/workqueue.h"
+#include "log/log.h"
+#include "pipeline/reconciler.h"
+#include "push/receiver.h"
+
+using namespace cairn;
+using kube::json;
+
+namespace {
+
+const char* kHelp = R"(cairn-operator - runs Cairn's Pipelines (CI steps as Jobs) from git
+
+Flags:
+  --kubeconfig PATH           kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
+  --namespace NS              watch only this namespace (default: all)
+  --workers N                 concurrent reconciles (default 4)
+  --probe-addr HOST:PORT      /healthz and /readyz, plain HTTP (default 127.0.0.1:8081)
+  --push-addr HOST:PORT       HTTPS push receiver (default: off)
+  --push-tls-cert FILE        certificate for the push receiver (reloaded when it changes)
+  --push-tls-key FILE         its key
+  --push-secret NS/NAME       Secret whose key `token` is the push hooks' shared secret
+  --git-cache-dir DIR         bare mirrors of the repositories (default /tmp/cairn-git-cache)
+  --checkout-image IMAGE      image of the checkout init container (default alpine/git:2.43.0)
+  --leader-elect              run only while holding the Lease (for 2+ replicas)
+  --leader-election-namespace NS  (default: the --namespace, else default)
+  --leader-election-id NAME   Lease name (default cairn-operator)
+  --log-format json|text      (default json)
+  --help
+)";
+
+struct Flags {
+  std::string kubeconfig, ns, probe_addr = "127.0.0.1:8081", push_addr, push_cert, push_key,
+                              push_secret, git_cache = "/tmp/cairn-git-cache",
+                              checkout_image = "alpine/git:2.43.0", le_ns, le_id = "cairn-operator";
+  int workers = 4;
+  bool leader_elect = false;
+};
+
+std::pair<std::string, int> split_addr(const std::string& a) {
+  auto colon = a.rfind(':');
+  if (colon == std::string::npos) return {"", -1};
+  try {
+    return {a.substr(0, colon), std::stoi(a.substr(colon + 1))};
+  } catch (...) {
+    return {"", -1};
+  }
+}
+
+class CacheProvider : public pipeline::SourceProvider {
+ public:
+  explicit CacheProvider(const std::string& dir) : cache_(dir) {}
+  std::shared_ptr<git::Source> source(const std::string& url) override {
+    return cache_.mirror(url);
+  }
+
+ private:
+  git::Cache cache_;
+};
+
+std::string label_of(const json& o, std::string_view key) {
+  const json md = o.value("metadata", json::object());
+  return md.value("labels", json::object()).value(std::string(key), std::string());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  kube::tune_malloc_for_controllers();
+  // Block termination signals before any thread exists; one thread sigwaits.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "cairn-operator: " << a << " needs a value (see --help)\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::cout << kHelp;
+      return 0;
+    } else if (a == "--kubeconfig") {
+      f.kubeconfig = val();
+    } else if (a == "--namespace") {
+      f.ns = val();
+    } else if (a == "--workers") {
+      try {
+        f.workers = std::stoi(val());
+      } catch (...) {
+        f.workers = 0;
+      }
+    } else if (a == "--probe-addr") {
+      f.probe_addr = val();
+    } else if (a == "--push-addr") {
+      f.push_addr = val();
+    } else if (a == "--push-tls-cert") {
+      f.push_cert = val();
+    } else if (a == "--push-tls-key") {
+      f.push_key = val();
+    } else if (a == "--push-secret") {
+      f.push_secret = val();
+    } else if (a == "--git-cache-dir") {
+      f.git_cache = val();
+    } else if (a == "--checkout-image") {
+      f.checkout_image = val();
+    } else if (a == "--leader-elect") {
+      f.leader_elect = true;
+    } else if (a == "--leader-election-namespace") {
+      f.le_ns = val();
+    } else if (a == "--leader-election-id") {
+      f.le_id = val();
+    } else if (a == "--log-format") {
+      log::Format fmt;
+      if (!log::parse_format(val(), fmt)) {
+        std::cerr << "cairn-operator: --log-format must be json or text\n";
+        return 2;
+      }
+      log::set_format(fmt);
+    } else {
+      std::cerr << "cairn-operator: unknown flag " << a << " (see --help)\n";
+      return 2;
+    }
+  }
+  if (f.workers < 1 || f.workers > 64) {
+    std::cerr << "cairn-operator: --workers must be 1..64\n";
+    return 2;
+  }
+  auto [probe_host, probe_port] = split_addr(f.probe_addr);
+  if (probe_port < 0) {
+    std::cerr << "cairn-operator: --probe-addr must be HOST:PORT\n";
+    return 2;
+  }
+  if (!f.push_addr.empty() && (f.push_cert.empty() || f.push_key.empty())) {
+    std::cerr
+        << "cairn-operator: --push-addr needs --push-tls-cert and --push-tls-key (the receiver "
+           "only speaks HTTPS)\n";
+    return 2;
+  }
+
+  auto cfg = kube::default_config(f.kubeconfig);
+  if (!cfg) {
+    std::cerr << "cairn-operator: " << cfg.error().to_string() << "\n";
+    return 1;
+  }
+  auto client_r = kube::Client::create(*cfg, {.field_manager = "cairn"});
+  if (!client_r) {
+    std::cerr << "cairn-operator: " << client_r.error().to_string() << "\n";
+    return 1;
+  }
+  kube::Client& client = **client_r;
+  kube::EventRecorder events(client, "cairn-operator");
+
+  // ------------------------------------------------------------ informers
+  kube::Informer pipelines(client, {.resource = pipeline::Reconciler::resource(), .ns = f.ns});
+  kube::Informer jobs(client, {.resource = kube::res::kJobs,
+                               .ns = f.ns,
+                               .label_selector = std::string(api::kPipelineLabel)});
+  kube::Informer pods(client, {.resource = kube::res::kPods,
+                               .ns = f.ns,
+                               .label_selector = std::string(api::kPipelineLabel)});
+  kube::WorkQueue queue;
+  auto enqueue = [&](const kube::ObjectPtr& o) { queue.add(kube::object_key(*o)); };
+  pipelines.add_handlers({.on_add = enqueue,
+                          .on_update =
+                              [&](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
+                                // Our own status writes come back as updates; only spec,
+                                // annotations or deletion matter (and resyncs, where a == b).
+                                const json& ma = (*a)["metadata"];
+                                const json& mb = (*b)["metadata"];
+                                if (a == b ||
+                                    ma.value("generation", 0) != mb.value("generation", 0) ||
+                                    ma.value("annotations", json::object()) !=
+                                        mb.value("annotations", json::object()) ||
+                                    mb.contains("deletionTimestamp")) {
+                                  enqueue(b);
+                                }
+                              },
+                          .on_delete = enqueue});
+  auto enqueue_owner = [&](const kube::ObjectPtr& o) {
+    std::string p = label_of(*o, api::kPipelineLabel);
+    if (!p.empty()) queue.add((*o)["metadata"].value("namespace", "") + "/" + p);
+  };
+  for (auto* inf : {&jobs, &pods}) {
+    inf->add_handlers(
+        {.on_add = enqueue_owner,
+         .on_update = [&](const kube::ObjectPtr&, const kube::ObjectPtr& b) { enqueue_owner(b); },
+         .on_delete = enqueue_owner});
+  }
+
+  CacheProvider sources(f.git_cache);
+  pipeline::Reconciler reconciler(client, pipelines.store(), jobs.store(), pods.store(), sources,
+                                  events, {.checkout_image = f.checkout_image});
+
+  // ---------------------------------------------------------------- probes
+  std::atomic<bool> synced{false}, leading{!f.leader_elect};
+  auto probes = http::Server::start(
+      {.address = probe_host, .port = probe_port, .threads = 1}, [&](const http::Request& r) {
+        if (r.path == "/healthz") return http::Response::text(200, "ok\n");
+        if (r.path == "/readyz") {
+          return synced ? http::Response::text(200, "ok\n")
+                        : http::Response::text(503, "informers not synced\n");
+        }
+        return http::Response::text(404, "not found\n");
+      });
+  if (!probes) {
+    std::cerr << "cairn-operator: probes: " << probes.error() << "\n";
+    return 1;
+  }
+
+  // ------------------------------------------------------------------ push
+  std::unique_ptr<push::Receiver> receiver;
+  std::unique_ptr<http::Server> push_server;
+  if (!f.push_addr.empty()) {
+    auto [h, p] = split_addr(f.push_addr);
+    std::string secret_ns = f.push_secret.substr(0, f.push_secret.find('/'));
+    std::string secret_name = f.push_secret.find('/') == std::string::npos
+                                  ? ""
+                                  : f.push_secret.substr(f.push_secret.find('/') + 1);
+    receiver = std::make_unique<push::Receiver>(push::ReceiverOptions{
+        .secret = [&client, secret_ns, secret_name]() -> std::string {
+          if (secret_name.empty()) return {};
+          auto s = client.get(kube::res::kSecrets, secret_ns, secret_name);
+          if (!s) return {};
+          auto tok = s->value("data", json::object()).value("token", "");
+          return kube::base64_decode(tok).value_or("");
+        },
+        .on_push =
+            [&](const push::PushEvent& ev) {
+              std::vector<std::string> hit;
+              std::set<std::string> urls;
+              for (const auto& u : ev.urls) urls.insert(push::normalize_url(u));
+              for (const auto& p : pipelines.store().list()) {
+                const json src = (*p).value("spec", json::object()).value("source", json::object());
+                if (!urls.contains(push::normalize_url(src.value("url", "")))) continue;
+                bool match = (!ev.branch.empty() && src.value("branch", "") == ev.branch) ||
+                             (!ev.tag.empty() && src.value("tag", "") == ev.tag);
+                if (!match) continue;
+                std::string key = kube::object_key(*p);
+                reconciler.request_fetch(key);
+                queue.add(key);
+                hit.push_back(key);
+              }
+              log::info("push received", {{"branch", ev.branch},
+                                          {"tag", ev.tag},
+                                          {"triggered", std::to_string(hit.size())}});
+              return hit;
+            }});
+    auto s = http::Server::start({.address = h,
+                                  .port = p,
+                                  .cert_file = f.push_cert,
+                                  .key_file = f.push_key,
+                                  .body_limit = 1u << 20},
+                                 [&](const http::Request& r) { return receiver->handle(r); });
+    if (!s) {
+      std::cerr << "cairn-operator: push receiver: " << s.error() << "\n";
+      return 1;
+    }
+    push_server = std::move(*s);
+  }
+
+  // --------------------------------------------------------------- start
+  pipelines.start();
+  jobs.start();
+  pods.start();
+  for (auto* inf : {&pipelines, &jobs, &pods}) {
+    while (!inf->wait_for_sync(std::chrono::seconds(10))) {
+      log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
+    }
+  }
+  synced = true;
+  log::info("caches synced", {{"namespace", f.ns.empty() ? "*" : f.ns}});
+
+  std::vector<std::thread> workers;
+  auto start_workers = [&] {
+    for (int i = 0; i < f.workers; ++i) {
+      workers.emplace_back([&] {
+        while (auto key = queue.get()) {
+          pipeline::Outcome out;
+          try {
+            out = reconciler.reconcile(*key);
+          } catch (const std::exception& e) {
+            // A bug must not take the operator down with it; retry with backoff.
+            log::error("reconcile threw", {{"key", *key}, {"error", e.what()}});
+            out = pipeline::Outcome::retry();
+          }
+          switch (out.kind) {
+            case pipeline::Outcome::kDone:
+              queue.forget(*key);
+              break;
+            case pipeline::Outcome::kRequeueAfter:
+              queue.forget(*key);
+              queue.add_after(*key, out.after);
+              break;
+            case pipeline::Outcome::kRetry:
+              queue.add_rate_limited(*key);
+              break;
+          }
+          queue.done(*key);
+        }
+      });
+    }
+    // Everything known now gets a first look.
+    for (const auto& k : pipelines.store().keys()) queue.add(k);
+  };
+
+  std::atomic<bool> stopping{false};
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::thread sig_thread([&] {
+    int s = 0;
+    sigwait(&sigs, &s);
+    log::info("signal received, shutting down", {{"signal", strsignal(s)}});
+    stopping = true;
+    if (elector) elector->stop();
+    queue.shutdown_with_drain();
+  });
+
+  int rc = 0;
+  if (f.leader_elect) {
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    std::string id = std::string(host) + "_" + std::to_string(std::random_device{}());
+    std::string le_ns = !f.le_ns.empty() ? f.le_ns : (!f.ns.empty() ? f.ns : "default");
+    elector = std::make_unique<kube::LeaderElector>(
+        client, kube::LeaderElectionConfig{.ns = le_ns, .name = f.le_id, .identity = id},
+        kube::LeaderCallbacks{.on_started_leading =
+                                  [&] {
+                                    log::info("leading", {{"identity", id}});
+                                    leading = true;
+                                    start_workers();
+                                  },
+                              .on_stopped_leading = [&] { leading = false; }});
+    bool by_stop = elector->run();
+    if (!by_stop) {
+      // Lost the lease: another replica may already be reconciling. Stop at
+      // once rather than race it; the Deployment restarts us as a follower.
+      log::error("leadership lost, exiting");
+      queue.shutdown();
+      rc = 1;
+    }
+  } else {
+    start_workers();
+    sig_thread.join();
+  }
+  for (auto& w : workers) w.join();
+  if (sig_thread.joinable()) {
+    if (rc != 0) {
+      ::kill(::getpid(), SIGTERM);  // wake sigwait
+    }
+    sig_thread.join();
+  }
+  events.flush();
+  pipelines.stop();
+  jobs.stop();
+  pods.stop();
+  log::info("stopped");
+  return rc;
+}

@@ -1,0 +1,89 @@
+// The Pipeline reconciler: polls (or is pushed) the source, records each new
+// commit as a run, and runs the steps as Jobs in `after` order.
+//
+// State lives in the cluster, not here: a run is keyed by commit and spec
+// generation, its Jobs are named from (pipeline, run, step), so a restarted
+// operator adopts the Jobs it made before and never starts a step twice.
+// The only in-memory state is when each Pipeline was last fetched and
+// whether a push asked for a fetch now.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "api/types.h"
+#include "git/git.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+
+namespace cairn::pipeline {
+
+struct Options {
+  std::string checkout_image = "alpine/git:2.43.0";
+  std::chrono::seconds fetch_timeout{120};
+  std::chrono::seconds stall_timeout{30};
+};
+
+// Where mirrors come from (git::Cache in production).
+class SourceProvider {
+ public:
+  virtual ~SourceProvider() = default;
+  virtual std::shared_ptr<git::Source> source(const std::string& url) = 0;
+};
+
+// What a reconcile asks of the work queue.
+struct Outcome {
+  enum Kind { kDone, kRequeueAfter, kRetry } kind = kDone;
+  std::chrono::milliseconds after{0};
+  static Outcome done() { return {}; }
+  static Outcome requeue_after(std::chrono::milliseconds d) { return {kRequeueAfter, d}; }
+  static Outcome retry() { return {kRetry, {}}; }
+};
+
+class Reconciler {
+ public:
+  Reconciler(kube::Client& client, kube::Store& pipelines, kube::Store& jobs, kube::Store& pods,
+             SourceProvider& sources, kube::EventRecorder& events, Options opts);
+
+  Outcome reconcile(const std::string& key);
+
+  // A push hook names this Pipeline: fetch at the next reconcile.
+  void request_fetch(const std::string& key);
+
+  static const kube::ApiResource& resource();
+
+ private:
+  struct Context;
+  Outcome fail_source(Context& c, const std::string& reason, const std::string& message,
+                      Outcome outcome);
+  // Exponential backoff for a failing source: 1 s, 2 s, 4 s ... capped at
+  // 5 minutes, so a wrong password or a dead server is retried without a storm.
+  Outcome source_backoff(const std::string& key);
+  std::optional<git::Credentials> credentials(Context& c);
+  void advance_run(Context& c, api::RunStatus& run);
+  void finish_run(Context& c, api::RunStatus& run);
+  void cancel_run(Context& c, api::RunStatus& run, const std::string& why);
+  void collect_garbage(Context& c);
+  void set_conditions(Context& c);
+  Outcome write_status(Context& c, Outcome outcome);
+
+  kube::Client& client_;
+  kube::Store& pipelines_;
+  kube::Store& jobs_;
+  kube::Store& pods_;
+  SourceProvider& sources_;
+  kube::EventRecorder& events_;
+  Options opts_;
+
+  std::mutex mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> fetched_at_;  // guarded by mu_
+  std::set<std::string> pushed_;                                             // guarded by mu_
+  std::map<std::string, int> source_failures_;                               // guarded by mu_
+};
+
+}  // namespace cairn::pipeline
