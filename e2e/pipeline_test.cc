@@ -123,6 +123,8 @@ TEST(Pipeline, GitDaemonRunSucceedsThenABrokenCommitFailsAtTest) {
   EXPECT_EQ(failed->value("phase", ""), "Failed");
   EXPECT_NE(failed->value("message", "").find("step \"test\" failed"), std::string::npos)
       << failed->value("message", "");
+  EXPECT_NE(failed->value("message", "").find("add 2 3 != 5"), std::string::npos)
+      << "the failing step's own output says why: " << failed->value("message", "");
   EXPECT_EQ(step_of(*failed, "test").value("phase", ""), "Failed");
   json build = step_of(*failed, "build");
   EXPECT_EQ(build.value("phase", ""), "Skipped");
@@ -403,6 +405,106 @@ TEST(Pipeline, SignedPushStartsARunAtOnceAndAnUnsignedOneIsRefused) {
   EXPECT_LT(std::chrono::steady_clock::now() - sent, 1s)
       << "a signed push starts the run within a second";
   fs::remove_all(dir);
+}
+
+TEST(Pipeline, ManualRunsSpecChangesAndHistoryLimit) {
+  TestNamespace ns("e2e-plman");
+  GitRepo repo("app-" + ns.name());
+  std::string sha = repo.commit(app(), "first");
+  OperatorProcess op(ns.name());
+  json p = pipeline("ci", repo.git_url(), "", "  - {name: s, image: x, script: 'true'}\n");
+  p["spec"]["historyLimit"] = 5;
+  ASSERT_TRUE(client().create(kPipelines, ns.name(), p));
+  ASSERT_TRUE(wait_run(ns.name(), "ci", sha));
+
+  auto runs_of = [](const json& o) {
+    return o.value("status", json::object()).value("runs", json::array());
+  };
+  auto manual_done = [&](size_t n) {
+    return wait_for(
+        kPipelines, ns.name(), "ci",
+        [&](const json& o) {
+          size_t k = 0;
+          for (const auto& r : runs_of(o)) {
+            k += r.value("trigger", "") == "manual" && r.value("phase", "") == "Succeeded";
+          }
+          return k == n;
+        },
+        60s);
+  };
+  auto request = [&](const std::string& at) {
+    return client().patch(kPipelines, ns.name(), "ci", kube::PatchType::kMerge,
+                          {{"metadata", {{"annotations", {{"cairn.dev/requested-at", at}}}}}});
+  };
+  // Each new value of cairn.dev/requested-at is one manual run of the commit.
+  ASSERT_TRUE(request("2026-01-01T00:00:00Z"));
+  ASSERT_TRUE(manual_done(1));
+  ASSERT_TRUE(request("2026-01-02T00:00:00Z"));
+  ASSERT_TRUE(manual_done(2));
+  // Writing the same value again (e.g. re-applying a manifest) is no request.
+  ASSERT_TRUE(client().patch(kPipelines, ns.name(), "ci", kube::PatchType::kMerge,
+                             {{"metadata", {{"labels", {{"touched", "yes"}}}}}}));
+  ASSERT_TRUE(request("2026-01-02T00:00:00Z"));
+  auto now = client().get(kPipelines, ns.name(), "ci");
+  ASSERT_TRUE(now);
+  EXPECT_EQ(runs_of(*now).size(), 3u) << runs_of(*now).dump();
+
+  // historyLimit 1: older runs leave status, and their Jobs are deleted. (The
+  // spec change also starts a run for the new spec: that one is kept.)
+  ASSERT_TRUE(client().patch(kPipelines, ns.name(), "ci", kube::PatchType::kMerge,
+                             {{"spec", {{"historyLimit", 1}}}}));
+  auto trimmed = wait_for(
+      kPipelines, ns.name(), "ci",
+      [&](const json& o) {
+        auto r = runs_of(o);
+        auto jobs = client().list(res::kJobs, ns.name());
+        return r.size() == 1 && r[0].value("id", "").ends_with("-2") &&
+               r[0].value("phase", "") == "Succeeded" && jobs && (*jobs)["items"].size() == 1;
+      },
+      60s);
+  ASSERT_TRUE(trimmed) << trimmed.error().to_string();
+  EXPECT_EQ(runs_of(*trimmed)[0].value("trigger", ""), "poll")
+      << "the old manual request did not come back";
+
+  // Changing the spec while a run is in progress cancels that run and starts
+  // one for the new spec.
+  json slow = {
+      {"spec",
+       {{"steps", json::array({{{"name", "s"}, {"image", "x"}, {"script", "sleep 30"}}})}}}};
+  ASSERT_TRUE(client().patch(kPipelines, ns.name(), "ci", kube::PatchType::kMerge, slow));
+  auto running = wait_for(
+      kPipelines, ns.name(), "ci",
+      [&](const json& o) {
+        auto r = runs_of(o);
+        return !r.empty() && r[0].value("phase", "") == "Running" &&
+               r[0].value("id", "").ends_with("-3");
+      },
+      60s);
+  ASSERT_TRUE(running) << running.error().to_string();
+  json fast = {{"spec",
+                {{"historyLimit", 5},
+                 {"steps", json::array({{{"name", "s"}, {"image", "x"}, {"script", "true"}}})}}}};
+  ASSERT_TRUE(client().patch(kPipelines, ns.name(), "ci", kube::PatchType::kMerge, fast));
+  auto after = wait_for(
+      kPipelines, ns.name(), "ci",
+      [&](const json& o) {
+        bool cancelled = false, newer_ok = false;
+        for (const auto& r : runs_of(o)) {
+          std::string id = r.value("id", "");
+          if (id.ends_with("-3") && r.value("phase", "") == "Cancelled") cancelled = true;
+          if (id.ends_with("-4") && r.value("phase", "") == "Succeeded") newer_ok = true;
+        }
+        return cancelled && newer_ok;
+      },
+      60s);
+  ASSERT_TRUE(after) << after.error().to_string() << "\n" << op.log_tail();
+  auto jobs = client().list(res::kJobs, ns.name(),
+                            {.label_selector = "cairn.dev/run=" + sha.substr(0, 8) + "-3"});
+  ASSERT_TRUE(jobs);
+  for (const auto& j : (*jobs)["items"]) {
+    EXPECT_TRUE(j["metadata"].contains("deletionTimestamp"))
+        << "the cancelled run's Job is being deleted";
+  }
 }
 
 }  // namespace

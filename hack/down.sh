@@ -9,6 +9,11 @@ CAIRN_LOG_PREFIX=down
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# The demo's git server, if one runs (hack/git-server.sh keeps its own state).
+if [ -e "${CAIRN_GIT_STATE:-$CAIRN_REPO_ROOT/.cairn-git}" ]; then
+  "$CAIRN_HACK_DIR/git-server.sh" stop || warn "the git server did not stop cleanly"
+fi
+
 if [ ! -e "$CAIRN_STATE" ]; then
   log "nothing to do: $CAIRN_STATE does not exist"
   exit 0

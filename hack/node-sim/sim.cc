@@ -698,7 +698,24 @@ void Simulator::run_job_pod(std::shared_ptr<RunningPod> rp, json pod) {
     }
     // Like the kubelet: the message file, capped at 4 KiB.
     std::string msg = read_capped(cdir / "dev/termination-log", 4096);
-    if (!msg.empty()) ex.message = msg;
+    if (!msg.empty()) {
+      ex.message = msg;
+    } else if (ex.code != 0 &&
+               c.value("terminationMessagePolicy", "File") == "FallbackToLogsOnError") {
+      // As the kubelet does: the last 80 lines (at most 2 KiB) of the output.
+      std::string log = read_capped(cdir / "log", 1 << 20);
+      if (log.size() > 2048) log = log.substr(log.size() - 2048);
+      size_t lines = 0, pos = log.size();
+      while (pos > 0 && lines <= 80) {
+        pos = log.rfind('\n', pos - 1);
+        if (pos == std::string::npos) {
+          pos = 0;
+          break;
+        }
+        lines++;
+      }
+      if (!log.empty()) ex.message = log.substr(pos == 0 ? 0 : pos + 1);
+    }
     return ex;
   };
 

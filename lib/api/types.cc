@@ -227,6 +227,7 @@ void to_json(json& j, const PipelineStatus& v) {
   put_list(j, "conditions", v.conditions);
   put(j, "latestCommit", v.latest_commit);
   put(j, "lastSucceededCommit", v.last_succeeded_commit);
+  put(j, "lastHandledRequestedAt", v.last_handled_requested_at);
   if (v.last_run_phase) j["lastRunPhase"] = to_string(*v.last_run_phase);
   put_list(j, "runs", v.runs);
 }
@@ -339,6 +340,7 @@ std::expected<PipelineStatus, std::vector<FieldError>> parse_pipeline_status(con
   s.conditions = read_conditions(o.get("conditions"), o.path("conditions"), errs);
   s.latest_commit = str(o, "latestCommit");
   s.last_succeeded_commit = str(o, "lastSucceededCommit");
+  s.last_handled_requested_at = str(o, "lastHandledRequestedAt");
   s.last_run_phase = read_enum<RunPhase>(o, "lastRunPhase");
   each_object(o, "runs", [&](const Object& r) {
     RunStatus run;

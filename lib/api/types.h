@@ -219,6 +219,7 @@ struct PipelineStatus {
   std::vector<Condition> conditions;
   std::string latest_commit;
   std::string last_succeeded_commit;
+  std::string last_handled_requested_at;  // cairn.dev/requested-at value of the last manual run
   std::optional<RunPhase> last_run_phase;
   std::vector<RunStatus> runs;
 

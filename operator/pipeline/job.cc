@@ -51,7 +51,9 @@ json build_job(const JobInputs& in) {
       {"image", step.image},
       {"workingDir", kWorkspace},
       {"env", env},
-      {"terminationMessagePolicy", "File"},
+      // A failed step with no message of its own reports the tail of its
+      // output instead (what the kubelet does), so a failure says why.
+      {"terminationMessagePolicy", "FallbackToLogsOnError"},
       {"volumeMounts", json::array({{{"name", "workspace"}, {"mountPath", kWorkspace}}})}};
   if (!step.script.empty()) {
     container["command"] = json::array({"/bin/sh", "-c", step.script});

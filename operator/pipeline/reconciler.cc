@@ -289,9 +289,13 @@ Outcome Reconciler::reconcile(const std::string& key) {
   if (!latest.empty()) {
     add_run(short_sha(latest) + "-" + gen, pushed ? api::Trigger::kPush : api::Trigger::kPoll);
     c.status.latest_commit = latest;
-    if (!requested.empty()) {
+    // A manual run per new value of the annotation, handled once (the
+    // value is recorded in status, so neither a restart nor a spec change
+    // starts it again).
+    if (!requested.empty() && requested != c.status.last_handled_requested_at) {
       manual_id = short_sha(latest) + "-" + gen + "-m" + hash4(requested);
       add_run(manual_id, api::Trigger::kManual);
+      c.status.last_handled_requested_at = requested;
     }
   }
   // Only the newest queued run waits; older queued ones are superseded.

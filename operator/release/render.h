@@ -1,0 +1,146 @@
+// Rendering a Release: the manifest files under spec.path at one commit become
+// the Kubernetes objects to apply, validated, defaulted, stamped with their
+// provenance and sorted in apply order. Pure: no I/O, no clock, no cluster.
+//
+// Files: *.yaml and *.yml are multi-document YAML (`---`), *.json hold one
+// JSON value; other files are ignored. Empty and comment-only documents are
+// skipped. A `List` (or any kind ending in "List" that has `items`) is
+// replaced by its items, in YAML and in JSON.
+//
+// YAML becomes JSON the way Kubernetes reads it (sigs.k8s.io/yaml), with one
+// deliberate exception:
+// - quoted and block scalars ("80", '80', |, >) and `!!str` are strings;
+// - plain scalars: null, ~ and empty are null; true/True/TRUE and
+//   false/False/FALSE are booleans; integers in decimal, 0x hex, 0o or
+//   leading-0 octal (`defaultMode: 0644` is 420) and 0b binary, with `_`
+//   allowed, as int64 or uint64 (larger ones become floats, as in Go);
+//   floats (1.5, 1e3, .5); everything else is a string, including
+//   timestamps and versions such as 1.2.3;
+// - the exception: YAML 1.1's yes/no/on/off/y/n stay strings (YAML 1.2, as
+//   Flux reads them; kubectl would make them booleans);
+// - .inf and .nan are refused (JSON cannot hold them); merge keys (`<<`)
+//   are applied, explicit keys winning; a key repeated in one mapping is an
+//   error; numeric and boolean keys become strings ("80", "true");
+// - tags other than the core schema's (!!str, !!int, !!float, !!bool,
+//   !!null, !!map, !!seq, !!timestamp) are refused.
+// Hostile input is refused fast: documents whose anchors and aliases would
+// copy more than kMaxAliasNodes nodes (a "billion laughs"), and nesting deeper
+// than kMaxDepth mappings/sequences.
+//
+// Each object must be a mapping with apiVersion, kind and metadata.name. A
+// namespaced object without metadata.namespace gets the Release's namespace.
+// Unless cluster_scope is set, objects in another namespace and
+// cluster-scoped objects are refused. metadata.namespace is removed from
+// cluster-scoped objects (the apiserver ignores it). Two objects with the
+// same group, kind, namespace and name are an error naming both.
+//
+// Each object is stamped (lib/api/names.h): annotations cairn.dev/commit,
+// cairn.dev/source, cairn.dev/path (the file the document came from) and
+// cairn.dev/release ("namespace/name"), label app.kubernetes.io/managed-by:
+// cairn; values already there are replaced. Server-side apply on Kubernetes
+// 1.20 refuses list entries that omit a key field, so a missing `protocol`
+// is set to "TCP" in Service spec.ports and in the container and init
+// container ports of Pods and of the pod templates of Deployments,
+// ReplicaSets, StatefulSets, DaemonSets, ReplicationControllers, Jobs,
+// CronJobs and PodTemplates.
+//
+// Messages never contain values from the manifests (a Secret's data stays
+// out of conditions, Events and logs): only file paths, document indexes,
+// line numbers, field names, kinds and object names.
+//
+// An empty result (no manifests under the path) is not an error here; the
+// reconciler decides whether pruning everything is intended.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/types.h"
+#include "git/git.h"
+#include "kube/client.h"
+
+namespace cairn::release {
+
+inline constexpr int kMaxDepth = 100;                   // nested mappings/sequences
+inline constexpr std::size_t kMaxAliasNodes = 1000000;  // nodes copied for anchors and aliases
+inline constexpr std::size_t kMaxErrors = 100;          // further errors are summarized
+
+struct RenderInput {
+  std::string release_namespace, release_name;  // the Release
+  std::string commit;                           // full id
+  std::string source_url;                       // spec.source.url as written (never credentials)
+  bool cluster_scope = false;                   // spec.clusterScope
+  // Every file under spec.path at the commit; files that are not *.yaml,
+  // *.yml or *.json are ignored.
+  std::vector<git::File> files;
+  std::size_t max_documents = 5000;   // objects, after Lists are expanded
+  std::size_t max_bytes = 64u << 20;  // total size of the manifest files
+  // Optional: whether a kind is namespaced, from discovery. Returning
+  // nullopt (or leaving this empty) falls back to is_cluster_scoped_kind,
+  // which treats kinds it does not know (custom resources) as namespaced.
+  std::function<std::optional<bool>(const std::string& api_version, const std::string& kind)>
+      is_namespaced;
+};
+
+struct RenderError {
+  std::string file;   // path in the repository; empty for the whole render
+  int document = -1;  // 0-based index in the file, -1 for the whole file (and for JSON files)
+  int line = 0;       // 1-based: of the syntax error, else where the document starts; 0: unknown
+  int column = 0;     // 1-based, syntax errors only; 0: unknown
+  std::string message;
+
+  // "deploy/app.yaml:14: document 2: no metadata.name",
+  // "deploy/app.yaml:16:3: document 2: illegal map value", "big.json: ...".
+  std::string to_string() const;
+  bool operator==(const RenderError&) const = default;
+};
+
+struct Rendered {
+  std::vector<kube::json> objects;  // stamped, in apply order
+};
+
+// All problems found (at most kMaxErrors, then one summarizing the rest);
+// a file with a YAML syntax error is not read past that error.
+std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in);
+
+// All errors, one per line, for a condition message or an Event.
+std::string to_string(const std::vector<RenderError>& errors);
+
+// Apply order of a kind, lowest first: Namespace; CustomResourceDefinition;
+// policy the Pods need first (PriorityClass, StorageClass, ResourceQuota,
+// LimitRange, NetworkPolicy, ...); ServiceAccount; ClusterRole/Role;
+// ClusterRoleBinding/RoleBinding; ConfigMap/Secret; PersistentVolume(Claim);
+// Service; workloads; what refers to workloads (HPA, PDB, Ingress);
+// everything else (custom resources); webhook configurations and APIService
+// last, so that a webhook is not called before its backend runs.
+int apply_rank(const std::string& kind);
+
+// Whether a built-in kind is cluster-scoped, by API group and kind (any
+// version): Namespace, Node, PersistentVolume, ClusterRole,
+// ClusterRoleBinding, CustomResourceDefinition, StorageClass, PriorityClass,
+// the webhook configurations, APIService, IngressClass, CSIDriver,
+// RuntimeClass, ... Kinds it does not know are reported namespaced.
+bool is_cluster_scoped_kind(const std::string& api_version, const std::string& kind);
+
+// "apps" for "apps/v1", "" for "v1".
+std::string api_group(std::string_view api_version);
+
+// "<group>/<kind>/<namespace>/<name>", the version left out so that an object
+// keeps its identity across API versions: "apps/Deployment/shop/web",
+// "/ConfigMap/shop/settings" (core group), "rbac.authorization.k8s.io/ClusterRole//view"
+// (cluster-scoped). Always four '/'-separated fields.
+std::string identity(const kube::json& obj);
+std::string identity(const api::InventoryEntry& entry);
+
+// The inventory entry of a rendered (or live) object.
+api::InventoryEntry inventory_entry(const kube::json& obj);
+
+// Whether a file is read as manifests: *.yaml, *.yml, *.json.
+bool is_manifest_file(std::string_view path);
+
+}  // namespace cairn::release
