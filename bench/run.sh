@@ -17,9 +17,16 @@ export CAIRN_APISERVER_PORT=${CAIRN_APISERVER_PORT:-17443} CAIRN_ETCD_PORT=${CAI
 export CAIRN_ETCD_PEER_PORT=${CAIRN_ETCD_PEER_PORT:-13380} CAIRN_KCM_PORT=${CAIRN_KCM_PORT:-12257}
 export CAIRN_NODE_SIM=$build/hack/node-sim/cairn-node-sim
 export KUBECONFIG=$CAIRN_STATE_DIR/kubeconfig
-trap '"$repo/hack/down.sh" >/dev/null' EXIT
+export CAIRN_GIT_STATE=$build/bench-git CAIRN_GIT_DAEMON_PORT=${CAIRN_GIT_DAEMON_PORT:-39418}
+export CAIRN_GIT_HTTPS_PORT=${CAIRN_GIT_HTTPS_PORT:-39443}
+export CAIRN_OPERATOR=$build/operator/cairn-operator
+trap '"$repo/hack/git-server.sh" stop >/dev/null 2>&1; "$repo/hack/down.sh" >/dev/null' EXIT
 "$repo/hack/up.sh" >/dev/null
+"$repo/hack/git-server.sh" start >/dev/null
+"$CAIRN_STATE_DIR/bin/kubectl" apply -f "$repo/crds/" >/dev/null
 for b in "${benches[@]}"; do
+  # BENCH=name runs just that one.
+  [ -z "${BENCH:-}" ] || [ "$(basename "$b")" = "bench_$BENCH" ] || continue
   echo "== $(basename "$b")"
   "$b"
 done

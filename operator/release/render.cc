@@ -666,10 +666,12 @@ struct Renderer {
   struct JsonTooDeep {};
 
   void json_file(std::size_t file) {
+    const std::string& content = files[file]->content;
+    if (content.find_first_not_of(" \t\r\n") == std::string::npos) return;  // empty
     json v;
     try {
       v = json::parse(
-          files[file]->content,
+          content,
           [](int depth, json::parse_event_t event, json&) {
             if ((event == json::parse_event_t::object_start ||
                  event == json::parse_event_t::array_start) &&

@@ -1,0 +1,214 @@
+// bench/pipeline_throughput: 200 one-step runs across 50 Pipelines. Each
+// round commits to all 50 repositories and sends each a signed push hook;
+// the figures are the time from the push to the step's Job appearing (as an
+// informer sees it: p50/p99) and how many runs the operator drains per
+// minute, from the first push to the last run Succeeded.
+//
+// Runs against the cluster, git server and operator binary that
+// bench/run.sh provides (KUBECONFIG, CAIRN_GIT_STATE, CAIRN_OPERATOR).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "common.h"
+#include "kube/informer.h"
+#include "kube/util.h"
+
+using namespace cairn;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kPipelines = 50;
+constexpr int kRounds = 4;  // 50 x 4 = 200 runs
+
+std::string env_file(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  }
+  return {};
+}
+
+int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+std::string sh_out(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[256];
+  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+  if (p) ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+int main() {
+  const char* op_bin = std::getenv("CAIRN_OPERATOR");
+  const char* git_state = std::getenv("CAIRN_GIT_STATE");
+  if (!op_bin || !git_state) {
+    std::cerr
+        << "pipeline_throughput: run through make bench (needs CAIRN_OPERATOR, CAIRN_GIT_STATE)\n";
+    return 1;
+  }
+  const std::string genv = std::string(git_state) + "/git.env";
+  const std::string repos = env_file(genv, "CAIRN_GIT_REPOS");
+  const std::string daemon = env_file(genv, "CAIRN_GIT_DAEMON_URL");
+  auto c = bench::client_or_die();
+  std::string ns = bench::scratch_namespace(*c, "bench-pl");
+  std::string tmp = "/tmp/cairn-bench-pl-" + ns;
+  sh("rm -rf " + tmp + " && mkdir -p " + tmp);
+
+  // TLS and secret for the push receiver.
+  sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=push "
+     "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+     tmp + "/tls.key -out " + tmp + "/tls.crt 2>/dev/null");
+  const std::string token = "bench-token";
+  (void)c->create(kube::res::kSecrets, ns,
+                  {{"apiVersion", "v1"},
+                   {"kind", "Secret"},
+                   {"metadata", {{"name", "hook"}}},
+                   {"stringData", {{"token", token}}}});
+
+  // 50 repositories with one commit each, and their Pipelines.
+  const kube::ApiResource pipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
+  for (int i = 0; i < kPipelines; ++i) {
+    std::string name = "app" + std::to_string(i);
+    std::string bare = repos + "/" + ns + "-" + name + ".git";
+    std::string work = tmp + "/" + name;
+    sh("git init -q --bare " + bare + " && touch " + bare +
+       "/git-daemon-export-ok && git init -q -b main " + work + " && cd " + work +
+       " && echo 0 > n && git add n && git -c user.name=b -c user.email=b@x commit -qm c0 && git "
+       "push -q " +
+       bare + " HEAD:main");
+    kube::json p = {
+        {"apiVersion", "cairn.dev/v1alpha1"},
+        {"kind", "Pipeline"},
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"source",
+           {{"url", daemon + "/" + ns + "-" + name + ".git"},
+            {"branch", "main"},
+            {"interval", "10m"}}},
+          {"steps", kube::json::array({{{"name", "s"}, {"image", "x"}, {"script", "true"}}})}}}};
+    if (auto r = c->create(pipelines, ns, p); !r) {
+      std::cerr << "create pipeline: " << r.error().to_string() << "\n";
+      return 1;
+    }
+  }
+
+  int port = 40000 + static_cast<int>(std::random_device{}() % 20000);
+  pid_t op = ::fork();
+  if (op == 0) {
+    std::string log = tmp + "/operator.log";
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(op_bin, op_bin, "--namespace", ns.c_str(), "--probe-addr", "127.0.0.1:0",
+            "--git-cache-dir", (tmp + "/cache").c_str(), "--push-addr",
+            ("127.0.0.1:" + std::to_string(port)).c_str(), "--push-tls-cert",
+            (tmp + "/tls.crt").c_str(), "--push-tls-key", (tmp + "/tls.key").c_str(),
+            "--push-secret", (ns + "/hook").c_str(), nullptr);
+    ::_exit(127);
+  }
+
+  // Every step Job as the informer sees it appear, by commit.
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> job_seen;
+  kube::Informer jobs(*c, {.resource = kube::res::kJobs, .ns = ns});
+  jobs.add_handlers({.on_add = [&](const kube::ObjectPtr& o) {
+    auto now = Clock::now();
+    std::string commit =
+        (*o)["metadata"].value("labels", kube::json::object()).value("cairn.dev/commit", "");
+    std::lock_guard lock(mu);
+    job_seen.emplace(commit, now);
+  }});
+  jobs.start();
+  jobs.wait_for_sync(std::chrono::seconds(30));
+
+  // Wait for the first (polled) runs so only pushed commits are measured.
+  auto all_idle = [&](size_t want_succeeded) {
+    auto l = c->list(pipelines, ns);
+    if (!l) return false;
+    size_t ok = 0;
+    for (const auto& p : (*l)["items"]) {
+      for (const auto& r :
+           p.value("status", kube::json::object()).value("runs", kube::json::array())) {
+        ok += r.value("phase", "") == "Succeeded";
+      }
+    }
+    return ok >= want_succeeded;
+  };
+  auto deadline = Clock::now() + std::chrono::minutes(3);
+  while (!all_idle(kPipelines) && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  std::vector<double> latencies;
+  auto t_start = Clock::now();
+  std::map<std::string, Clock::time_point> pushed;
+  for (int round = 1; round <= kRounds; ++round) {
+    for (int i = 0; i < kPipelines; ++i) {
+      std::string name = "app" + std::to_string(i);
+      std::string work = tmp + "/" + name;
+      std::string bare = repos + "/" + ns + "-" + name + ".git";
+      std::string sha = sh_out("cd " + work + " && echo " + std::to_string(round) +
+                               " > n && git -c user.name=b -c user.email=b@x commit -qam c" +
+                               std::to_string(round) + " && git push -q " + bare +
+                               " HEAD:main && git rev-parse HEAD");
+      std::string payload =
+          kube::json{{"ref", "refs/heads/main"},
+                     {"repository", {{"clone_url", daemon + "/" + ns + "-" + name + ".git"}}}}
+              .dump();
+      std::ofstream(tmp + "/payload.json") << payload;
+      std::string mac = sh_out("openssl dgst -sha256 -hmac " + token + " " + tmp +
+                               "/payload.json | sed 's/.*= //'");
+      {
+        std::lock_guard lock(mu);
+        pushed[sha] = Clock::now();
+      }
+      sh("curl -s -o /dev/null --cacert " + tmp +
+         "/tls.crt -H 'X-Hub-Signature-256: sha256=" + mac + "' --data-binary @" + tmp +
+         "/payload.json https://127.0.0.1:" + std::to_string(port) + "/hook");
+    }
+  }
+  deadline = Clock::now() + std::chrono::minutes(5);
+  while (!all_idle(kPipelines * (kRounds + 1)) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto t_end = Clock::now();
+  size_t seen = 0;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [sha, t] : pushed) {
+      if (auto it = job_seen.find(sha); it != job_seen.end()) {
+        latencies.push_back(std::chrono::duration<double, std::milli>(it->second - t).count());
+        seen++;
+      }
+    }
+  }
+  double minutes = std::chrono::duration<double>(t_end - t_start).count() / 60.0;
+  std::printf("pipeline_throughput: %d Pipelines x %d pushed commits = %zu runs\n", kPipelines,
+              kRounds, pushed.size());
+  std::printf("  push -> step Job created:  n=%zu  p50 %.1f ms  p99 %.1f ms\n", seen,
+              bench::percentile(latencies, 50), bench::percentile(latencies, 99));
+  std::printf(
+      "  drained: %.0f runs/minute (%.1f s from the first push to the last run Succeeded)\n",
+      static_cast<double>(pushed.size()) / minutes, minutes * 60.0);
+  std::printf(
+      "  (pushes are sent one after another by curl; the push latency includes the fetch)\n");
+
+  ::kill(op, SIGTERM);
+  ::waitpid(op, nullptr, 0);
+  jobs.stop();
+  bench::delete_namespace(*c, ns);
+  sh("rm -rf " + tmp);
+  return 0;
+}
