@@ -308,29 +308,39 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
     cancel_run(c, run, "superseded by a newer commit before it started");
   }
-  int running = 0;
-  for (const auto& run : c.status.runs) running += run.phase == api::RunPhase::kRunning;
-  for (auto it = c.status.runs.rbegin(); it != c.status.runs.rend(); ++it) {  // oldest first
-    if (it->phase != api::RunPhase::kPending || running >= c.spec.concurrency) continue;
-    it->phase = api::RunPhase::kRunning;
-    it->start_time = now_s();
-    running++;
-    events_.normal(c.object, "RunStarted",
-                   "run " + it->id + " started for commit " + short_sha(it->commit) + " (" +
-                       std::string(api::to_string(it->trigger)) + ")" +
-                       (it->title.empty() ? "" : ": " + it->title));
-    log::info("run started", {{"kind", "Pipeline"},
-                              {"namespace", c.ns},
-                              {"name", c.name},
-                              {"run", it->id},
-                              {"commit", it->commit}});
-  }
+  // Start queued runs while there is room, advance the running ones, and
+  // go round again when a run finished, so a queued run starts in the same
+  // reconcile instead of waiting for the next event.
   bool active = false;
-  for (auto& run : c.status.runs) {
-    if (run.phase == api::RunPhase::kRunning) {
-      advance_run(c, run);
-      active = active || run.phase == api::RunPhase::kRunning;
+  for (int pass = 0; pass < 4; ++pass) {
+    int running = 0;
+    for (const auto& run : c.status.runs) running += run.phase == api::RunPhase::kRunning;
+    for (auto it = c.status.runs.rbegin(); it != c.status.runs.rend(); ++it) {  // oldest first
+      if (it->phase != api::RunPhase::kPending || running >= c.spec.concurrency) continue;
+      it->phase = api::RunPhase::kRunning;
+      it->start_time = now_s();
+      running++;
+      events_.normal(c.object, "RunStarted",
+                     "run " + it->id + " started for commit " + short_sha(it->commit) + " (" +
+                         std::string(api::to_string(it->trigger)) + ")" +
+                         (it->title.empty() ? "" : ": " + it->title));
+      log::info("run started", {{"kind", "Pipeline"},
+                                {"namespace", c.ns},
+                                {"name", c.name},
+                                {"run", it->id},
+                                {"commit", it->commit}});
     }
+    active = false;
+    bool finished = false, queued = false;
+    for (auto& run : c.status.runs) {
+      if (run.phase == api::RunPhase::kRunning) {
+        advance_run(c, run);
+        active = active || run.phase == api::RunPhase::kRunning;
+        finished = finished || run.phase != api::RunPhase::kRunning;
+      }
+      queued = queued || run.phase == api::RunPhase::kPending;
+    }
+    if (!finished || !queued) break;
   }
   collect_garbage(c);
   c.status.observed_generation = c.generation;
