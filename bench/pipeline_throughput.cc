@@ -119,7 +119,7 @@ int main() {
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::execl(op_bin, op_bin, "--namespace", ns.c_str(), "--probe-addr", "127.0.0.1:0",
-            "--git-cache-dir", (tmp + "/cache").c_str(), "--push-addr",
+            "--metrics-addr", "0", "--git-cache-dir", (tmp + "/cache").c_str(), "--push-addr",
             ("127.0.0.1:" + std::to_string(port)).c_str(), "--push-tls-cert",
             (tmp + "/tls.crt").c_str(), "--push-tls-key", (tmp + "/tls.key").c_str(),
             "--push-secret", (ns + "/hook").c_str(), nullptr);

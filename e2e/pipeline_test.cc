@@ -134,6 +134,18 @@ TEST(Pipeline, GitDaemonRunSucceedsThenABrokenCommitFailsAtTest) {
   auto pf = client().get(kPipelines, ns.name(), "ci");
   EXPECT_TRUE(has_condition(*pf, "Ready", "False"));
   EXPECT_EQ((*pf)["status"].value("lastSucceededCommit", ""), good);
+
+  std::string m = op.metrics();
+  std::string labels = "namespace=\"" + ns.name() + "\",phase=\"";
+  EXPECT_NE(m.find("cairn_pipeline_runs_total{" + labels + "Succeeded\",pipeline=\"ci\"} 1"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("cairn_pipeline_runs_total{" + labels + "Failed\",pipeline=\"ci\"} 1"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("cairn_reconcile_total{kind=\"Pipeline\",result=\"success\"}"),
+            std::string::npos);
+  EXPECT_EQ(m.find(good), std::string::npos) << "no commit ids in metric labels";
 }
 
 TEST(Pipeline, HttpsWithBasicAuthAndAWrongPassword) {

@@ -33,6 +33,7 @@ if daemon_running cairn-operator; then
   echo "operator already running (pid $(recorded_pid cairn-operator))"
 else
   start cairn-operator "$CAIRN_OPERATOR" --kubeconfig "$CAIRN_KUBECONFIG" --probe-addr 127.0.0.1:${CAIRN_OPERATOR_PROBE_PORT:-18481} \
+    --metrics-addr 127.0.0.1:${CAIRN_OPERATOR_METRICS_PORT:-18480} \
     --git-cache-dir "$CAIRN_STATE/git-cache" --log-format text
   wait_for cairn-operator 30 "no ok from its /readyz" curl -fsS http://127.0.0.1:${CAIRN_OPERATOR_PROBE_PORT:-18481}/readyz -o /dev/null
   echo "operator running (pid $(recorded_pid cairn-operator)); log: $CAIRN_LOGS/cairn-operator.log"

@@ -21,6 +21,7 @@
 #include "kube/util.h"
 #include "kube/workqueue.h"
 #include "log/log.h"
+#include "metrics.h"
 #include "pipeline/reconciler.h"
 #include "push/receiver.h"
 
@@ -33,9 +34,10 @@ const char* kHelp = R"(cairn-operator - runs Cairn's Pipelines (CI steps as Jobs
 
 Flags:
   --kubeconfig PATH           kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
-  --namespace NS              watch only this namespace (default: all)
+  --namespace NS[,NS...]      watch only these namespaces (default: all)
   --workers N                 concurrent reconciles (default 4)
   --probe-addr HOST:PORT      /healthz and /readyz, plain HTTP (default 127.0.0.1:8081)
+  --metrics-addr HOST:PORT    Prometheus /metrics, plain HTTP (default 127.0.0.1:8080; 0: off)
   --push-addr HOST:PORT       HTTPS push receiver (default: off)
   --push-tls-cert FILE        certificate for the push receiver (reloaded when it changes)
   --push-tls-key FILE         its key
@@ -50,8 +52,9 @@ Flags:
 )";
 
 struct Flags {
-  std::string kubeconfig, ns, probe_addr = "127.0.0.1:8081", push_addr, push_cert, push_key,
-                              push_secret, git_cache = "/tmp/cairn-git-cache",
+  std::string kubeconfig, ns, probe_addr = "127.0.0.1:8081", metrics_addr = "127.0.0.1:8080",
+                              push_addr, push_cert, push_key, push_secret,
+                              git_cache = "/tmp/cairn-git-cache",
                               checkout_image = "alpine/git:2.43.0", le_ns, le_id = "cairn-operator";
   int workers = 4;
   bool leader_elect = false;
@@ -120,6 +123,8 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--probe-addr") {
       f.probe_addr = val();
+    } else if (a == "--metrics-addr") {
+      f.metrics_addr = val();
     } else if (a == "--push-addr") {
       f.push_addr = val();
     } else if (a == "--push-tls-cert") {
@@ -166,6 +171,22 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // One namespace: informers scoped to it (RBAC can be namespaced). Several:
+  // cluster-wide informers whose events outside the list are ignored.
+  std::set<std::string> namespaces;
+  for (size_t pos = 0; pos <= f.ns.size() && !f.ns.empty();) {
+    size_t comma = f.ns.find(',', pos);
+    std::string one =
+        f.ns.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (!one.empty()) namespaces.insert(one);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  const std::string scope = namespaces.size() == 1 ? *namespaces.begin() : "";
+  auto in_scope = [&](const json& o) {
+    return namespaces.empty() || namespaces.contains(o["metadata"].value("namespace", ""));
+  };
+
   auto cfg = kube::default_config(f.kubeconfig);
   if (!cfg) {
     std::cerr << "cairn-operator: " << cfg.error().to_string() << "\n";
@@ -180,15 +201,17 @@ int main(int argc, char** argv) {
   kube::EventRecorder events(client, "cairn-operator");
 
   // ------------------------------------------------------------ informers
-  kube::Informer pipelines(client, {.resource = pipeline::Reconciler::resource(), .ns = f.ns});
+  kube::Informer pipelines(client, {.resource = pipeline::Reconciler::resource(), .ns = scope});
   kube::Informer jobs(client, {.resource = kube::res::kJobs,
-                               .ns = f.ns,
+                               .ns = scope,
                                .label_selector = std::string(api::kPipelineLabel)});
   kube::Informer pods(client, {.resource = kube::res::kPods,
-                               .ns = f.ns,
+                               .ns = scope,
                                .label_selector = std::string(api::kPipelineLabel)});
   kube::WorkQueue queue;
-  auto enqueue = [&](const kube::ObjectPtr& o) { queue.add(kube::object_key(*o)); };
+  auto enqueue = [&](const kube::ObjectPtr& o) {
+    if (in_scope(*o)) queue.add(kube::object_key(*o));
+  };
   pipelines.add_handlers({.on_add = enqueue,
                           .on_update =
                               [&](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
@@ -207,7 +230,7 @@ int main(int argc, char** argv) {
                           .on_delete = enqueue});
   auto enqueue_owner = [&](const kube::ObjectPtr& o) {
     std::string p = label_of(*o, api::kPipelineLabel);
-    if (!p.empty()) queue.add((*o)["metadata"].value("namespace", "") + "/" + p);
+    if (!p.empty() && in_scope(*o)) queue.add((*o)["metadata"].value("namespace", "") + "/" + p);
   };
   for (auto* inf : {&jobs, &pods}) {
     inf->add_handlers(
@@ -217,8 +240,14 @@ int main(int argc, char** argv) {
   }
 
   CacheProvider sources(f.git_cache);
-  pipeline::Reconciler reconciler(client, pipelines.store(), jobs.store(), pods.store(), sources,
-                                  events, {.checkout_image = f.checkout_image});
+  metrics::OperatorMetrics op_metrics;
+  pipeline::Reconciler reconciler(
+      client, pipelines.store(), jobs.store(), pods.store(), sources, events,
+      {.checkout_image = f.checkout_image,
+       .on_run_finished = [&](const std::string& ns, const std::string& name, api::RunPhase phase,
+                              double secs) {
+         op_metrics.run_finished(ns, name, std::string(api::to_string(phase)), secs);
+       }});
 
   // ---------------------------------------------------------------- probes
   std::atomic<bool> synced{false}, leading{!f.leader_elect};
@@ -234,6 +263,26 @@ int main(int argc, char** argv) {
   if (!probes) {
     std::cerr << "cairn-operator: probes: " << probes.error() << "\n";
     return 1;
+  }
+
+  std::unique_ptr<http::Server> metrics_server;
+  if (f.metrics_addr != "0") {
+    auto [mh, mp] = split_addr(f.metrics_addr);
+    if (mp < 0) {
+      std::cerr << "cairn-operator: --metrics-addr must be HOST:PORT or 0\n";
+      return 2;
+    }
+    auto m =
+        http::Server::start({.address = mh, .port = mp, .threads = 1}, [&](const http::Request& r) {
+          if (r.path != "/metrics") return http::Response::text(404, "not found\n");
+          op_metrics.queue_depth("pipeline", static_cast<double>(queue.len()));
+          return http::Response{200, "text/plain; version=0.0.4", op_metrics.render(), {}};
+        });
+    if (!m) {
+      std::cerr << "cairn-operator: metrics: " << m.error() << "\n";
+      return 1;
+    }
+    metrics_server = std::move(*m);
   }
 
   // ------------------------------------------------------------------ push
@@ -259,6 +308,7 @@ int main(int argc, char** argv) {
               std::set<std::string> urls;
               for (const auto& u : ev.urls) urls.insert(push::normalize_url(u));
               for (const auto& p : pipelines.store().list()) {
+                if (!in_scope(*p)) continue;
                 const json src = (*p).value("spec", json::object()).value("source", json::object());
                 if (!urls.contains(push::normalize_url(src.value("url", "")))) continue;
                 bool match = (!ev.branch.empty() && src.value("branch", "") == ev.branch) ||
@@ -279,7 +329,11 @@ int main(int argc, char** argv) {
                                   .cert_file = f.push_cert,
                                   .key_file = f.push_key,
                                   .body_limit = 1u << 20},
-                                 [&](const http::Request& r) { return receiver->handle(r); });
+                                 [&](const http::Request& r) {
+                                   auto resp = receiver->handle(r);
+                                   op_metrics.push(resp.status == 202 ? "accepted" : "refused");
+                                   return resp;
+                                 });
     if (!s) {
       std::cerr << "cairn-operator: push receiver: " << s.error() << "\n";
       return 1;
@@ -297,7 +351,7 @@ int main(int argc, char** argv) {
     }
   }
   synced = true;
-  log::info("caches synced", {{"namespace", f.ns.empty() ? "*" : f.ns}});
+  log::info("caches synced", {{"namespaces", f.ns.empty() ? "*" : f.ns}});
 
   std::vector<std::thread> workers;
   auto start_workers = [&] {
@@ -305,6 +359,7 @@ int main(int argc, char** argv) {
       workers.emplace_back([&] {
         while (auto key = queue.get()) {
           pipeline::Outcome out;
+          auto t0 = std::chrono::steady_clock::now();
           try {
             out = reconciler.reconcile(*key);
           } catch (const std::exception& e) {
@@ -312,6 +367,10 @@ int main(int argc, char** argv) {
             log::error("reconcile threw", {{"key", *key}, {"error", e.what()}});
             out = pipeline::Outcome::retry();
           }
+          // A requeue for the next poll is a success; only a retry is an error.
+          op_metrics.reconciled(
+              "Pipeline", out.kind == pipeline::Outcome::kRetry ? "error" : "success",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
           switch (out.kind) {
             case pipeline::Outcome::kDone:
               queue.forget(*key);
@@ -329,7 +388,7 @@ int main(int argc, char** argv) {
       });
     }
     // Everything known now gets a first look.
-    for (const auto& k : pipelines.store().keys()) queue.add(k);
+    for (const auto& p : pipelines.store().list()) enqueue(p);
   };
 
   std::atomic<bool> stopping{false};
@@ -348,7 +407,7 @@ int main(int argc, char** argv) {
     char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
     std::string id = std::string(host) + "_" + std::to_string(std::random_device{}());
-    std::string le_ns = !f.le_ns.empty() ? f.le_ns : (!f.ns.empty() ? f.ns : "default");
+    std::string le_ns = !f.le_ns.empty() ? f.le_ns : (!scope.empty() ? scope : "default");
     elector = std::make_unique<kube::LeaderElector>(
         client, kube::LeaderElectionConfig{.ns = le_ns, .name = f.le_id, .identity = id},
         kube::LeaderCallbacks{.on_started_leading =

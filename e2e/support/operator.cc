@@ -45,6 +45,7 @@ OperatorProcess::OperatorProcess(std::string ns, std::vector<std::string> extra)
   log_ = dir + "/operator.log";
   cache_ = dir + "/git-cache";
   probe_port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
+  metrics_port_ = probe_port_ + 1;
   start();
 }
 
@@ -56,6 +57,8 @@ void OperatorProcess::start() {
                                    ns_,
                                    "--probe-addr",
                                    "127.0.0.1:" + std::to_string(probe_port_),
+                                   "--metrics-addr",
+                                   "127.0.0.1:" + std::to_string(metrics_port_),
                                    "--git-cache-dir",
                                    cache_,
                                    "--checkout-image",
@@ -101,6 +104,10 @@ void OperatorProcess::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   kill9();
+}
+
+std::string OperatorProcess::metrics() const {
+  return sh("curl -fsS http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics").second;
 }
 
 std::string OperatorProcess::log_tail(size_t bytes) const {

@@ -22,12 +22,15 @@ class OperatorProcess {
   bool running() const { return pid_ > 0; }
   const std::string& log_path() const { return log_; }
   std::string log_tail(size_t bytes = 4000) const;
+  // GET /metrics from the operator (Prometheus text format).
+  std::string metrics() const;
 
  private:
   std::string ns_;
   std::vector<std::string> extra_;
   std::string log_, cache_;
   int probe_port_;
+  int metrics_port_;
   pid_t pid_ = -1;
 };
 

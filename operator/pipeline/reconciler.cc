@@ -517,6 +517,12 @@ void Reconciler::finish_run(Context& c, api::RunStatus& run) {
     run.message = failed ? failed->message : "a step did not succeed";
     events_.warning(c.object, "RunFailed", "run " + run.id + " failed: " + run.message);
   }
+  if (opts_.on_run_finished) {
+    double secs = 0;
+    auto a = kube::parse_rfc3339(run.start_time), b = kube::parse_rfc3339(run.completion_time);
+    if (a && b) secs = std::chrono::duration<double>(*b - *a).count();
+    opts_.on_run_finished(c.ns, c.name, run.phase, secs);
+  }
   log::info("run finished", {{"kind", "Pipeline"},
                              {"namespace", c.ns},
                              {"name", c.name},

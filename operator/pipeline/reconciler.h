@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,10 @@ namespace cairn::pipeline {
 
 struct Options {
   std::string checkout_image = "alpine/git:2.43.0";
+  // Called when a run ends (for metrics); may be empty.
+  std::function<void(const std::string& ns, const std::string& name, api::RunPhase phase,
+                     double seconds)>
+      on_run_finished;
   std::chrono::seconds fetch_timeout{120};
   std::chrono::seconds stall_timeout{30};
 };
