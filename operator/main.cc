@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "pipeline/reconciler.h"
 #include "push/receiver.h"
+#include "release/reconciler.h"
 
 using namespace cairn;
 using kube::json;
@@ -249,6 +250,61 @@ int main(int argc, char** argv) {
          op_metrics.run_finished(ns, name, std::string(api::to_string(phase)), secs);
        }});
 
+  // ------------------------------------------------------------- releases
+  kube::Informer releases(client, {.resource = release::Reconciler::resource(), .ns = scope});
+  kube::WorkQueue release_queue;
+  auto enqueue_release = [&](const kube::ObjectPtr& o) {
+    if (in_scope(*o)) release_queue.add(kube::object_key(*o));
+  };
+  releases.add_handlers({.on_add = enqueue_release,
+                         .on_update =
+                             [&](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
+                               const json& ma = (*a)["metadata"];
+                               const json& mb = (*b)["metadata"];
+                               if (a == b ||
+                                   ma.value("generation", 0) != mb.value("generation", 0) ||
+                                   ma.value("annotations", json::object()) !=
+                                       mb.value("annotations", json::object()) ||
+                                   mb.contains("deletionTimestamp")) {
+                                 enqueue_release(b);
+                               }
+                             },
+                         .on_delete = enqueue_release});
+  // Objects Cairn applied: a change to one (a kubectl edit, a rollout
+  // making progress) wakes its Release at once, for health and self-heal.
+  const std::string managed =
+      std::string(api::kManagedByLabel) + "=" + std::string(api::kManagedByValue);
+  std::vector<std::unique_ptr<kube::Informer>> managed_informers;
+  for (const auto* r : {&kube::res::kDeployments, &kube::res::kServices, &kube::res::kConfigMaps,
+                        &kube::res::kServiceAccounts}) {
+    auto inf = std::make_unique<kube::Informer>(
+        client, kube::InformerOptions{.resource = *r, .ns = scope, .label_selector = managed});
+    auto wake = [&](const kube::ObjectPtr& o) {
+      std::string rel = (*o)["metadata"]
+                            .value("annotations", json::object())
+                            .value(std::string(api::kReleaseAnnotation), "");
+      if (!rel.empty() && in_scope(*o)) release_queue.add(rel);
+    };
+    inf->add_handlers(
+        {.on_add = wake,
+         .on_update = [wake](const kube::ObjectPtr&, const kube::ObjectPtr& b) { wake(b); },
+         .on_delete = wake});
+    managed_informers.push_back(std::move(inf));
+  }
+  release::Reconciler release_reconciler(client, releases.store(), pipelines.store(), sources,
+                                         events);
+  // A Pipeline's run finishing may open a Release's gate.
+  pipelines.add_handlers({.on_update = [&](const kube::ObjectPtr&, const kube::ObjectPtr& b) {
+    for (const auto& r : releases.store().by_index(kube::Store::kByNamespace,
+                                                   (*b)["metadata"].value("namespace", ""))) {
+      const json gate = (*r).value("spec", json::object()).value("gate", json::object());
+      if (gate.value("pipelineRef", json::object()).value("name", "") ==
+          (*b)["metadata"].value("name", "")) {
+        release_queue.add(kube::object_key(*r));
+      }
+    }
+  }});
+
   // ---------------------------------------------------------------- probes
   std::atomic<bool> synced{false}, leading{!f.leader_elect};
   auto probes = http::Server::start(
@@ -319,6 +375,18 @@ int main(int argc, char** argv) {
                 queue.add(key);
                 hit.push_back(key);
               }
+              for (const auto& r : releases.store().list()) {
+                if (!in_scope(*r)) continue;
+                const json src = (*r).value("spec", json::object()).value("source", json::object());
+                if (!urls.contains(push::normalize_url(src.value("url", "")))) continue;
+                bool match = (!ev.branch.empty() && src.value("branch", "") == ev.branch) ||
+                             (!ev.tag.empty() && src.value("tag", "") == ev.tag);
+                if (!match) continue;
+                std::string key = kube::object_key(*r);
+                release_reconciler.request_fetch(key);
+                release_queue.add(key);
+                hit.push_back(key);
+              }
               log::info("push received", {{"branch", ev.branch},
                                           {"tag", ev.tag},
                                           {"triggered", std::to_string(hit.size())}});
@@ -342,10 +410,10 @@ int main(int argc, char** argv) {
   }
 
   // --------------------------------------------------------------- start
-  pipelines.start();
-  jobs.start();
-  pods.start();
-  for (auto* inf : {&pipelines, &jobs, &pods}) {
+  std::vector<kube::Informer*> all_informers = {&pipelines, &jobs, &pods, &releases};
+  for (auto& m : managed_informers) all_informers.push_back(m.get());
+  for (auto* inf : all_informers) inf->start();
+  for (auto* inf : all_informers) {
     while (!inf->wait_for_sync(std::chrono::seconds(10))) {
       log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
     }
@@ -354,41 +422,51 @@ int main(int argc, char** argv) {
   log::info("caches synced", {{"namespaces", f.ns.empty() ? "*" : f.ns}});
 
   std::vector<std::thread> workers;
+  // One work queue per kind; each worker thread serves one queue.
+  auto serve = [&](kube::WorkQueue& q, const char* kind,
+                   const std::function<pipeline::Outcome(const std::string&)>& fn) {
+    while (auto key = q.get()) {
+      pipeline::Outcome out;
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        out = fn(*key);
+      } catch (const std::exception& e) {
+        // A bug must not take the operator down with it; retry with backoff.
+        log::error("reconcile threw", {{"kind", kind}, {"key", *key}, {"error", e.what()}});
+        out = pipeline::Outcome::retry();
+      }
+      // A requeue for the next poll is a success; only a retry is an error.
+      op_metrics.reconciled(
+          kind, out.kind == pipeline::Outcome::kRetry ? "error" : "success",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      switch (out.kind) {
+        case pipeline::Outcome::kDone:
+          q.forget(*key);
+          break;
+        case pipeline::Outcome::kRequeueAfter:
+          q.forget(*key);
+          q.add_after(*key, out.after);
+          break;
+        case pipeline::Outcome::kRetry:
+          q.add_rate_limited(*key);
+          break;
+      }
+      q.done(*key);
+    }
+  };
   auto start_workers = [&] {
     for (int i = 0; i < f.workers; ++i) {
       workers.emplace_back([&] {
-        while (auto key = queue.get()) {
-          pipeline::Outcome out;
-          auto t0 = std::chrono::steady_clock::now();
-          try {
-            out = reconciler.reconcile(*key);
-          } catch (const std::exception& e) {
-            // A bug must not take the operator down with it; retry with backoff.
-            log::error("reconcile threw", {{"key", *key}, {"error", e.what()}});
-            out = pipeline::Outcome::retry();
-          }
-          // A requeue for the next poll is a success; only a retry is an error.
-          op_metrics.reconciled(
-              "Pipeline", out.kind == pipeline::Outcome::kRetry ? "error" : "success",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-          switch (out.kind) {
-            case pipeline::Outcome::kDone:
-              queue.forget(*key);
-              break;
-            case pipeline::Outcome::kRequeueAfter:
-              queue.forget(*key);
-              queue.add_after(*key, out.after);
-              break;
-            case pipeline::Outcome::kRetry:
-              queue.add_rate_limited(*key);
-              break;
-          }
-          queue.done(*key);
-        }
+        serve(queue, "Pipeline", [&](const std::string& k) { return reconciler.reconcile(k); });
+      });
+      workers.emplace_back([&] {
+        serve(release_queue, "Release",
+              [&](const std::string& k) { return release_reconciler.reconcile(k); });
       });
     }
     // Everything known now gets a first look.
     for (const auto& p : pipelines.store().list()) enqueue(p);
+    for (const auto& r : releases.store().list()) enqueue_release(r);
   };
 
   std::atomic<bool> stopping{false};
@@ -400,6 +478,7 @@ int main(int argc, char** argv) {
     stopping = true;
     if (elector) elector->stop();
     queue.shutdown_with_drain();
+    release_queue.shutdown_with_drain();
   });
 
   int rc = 0;
@@ -423,6 +502,7 @@ int main(int argc, char** argv) {
       // once rather than race it; the Deployment restarts us as a follower.
       log::error("leadership lost, exiting");
       queue.shutdown();
+      release_queue.shutdown();
       rc = 1;
     }
   } else {
@@ -437,9 +517,7 @@ int main(int argc, char** argv) {
     sig_thread.join();
   }
   events.flush();
-  pipelines.stop();
-  jobs.stop();
-  pods.stop();
+  for (auto* inf : all_informers) inf->stop();
   log::info("stopped");
   return rc;
 }

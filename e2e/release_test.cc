@@ -1,0 +1,278 @@
+// Releases end to end: manifests from the real git server rolled out to the
+// real control plane by the operator, with the node simulator making Pods
+// ready (or not, when the manifest asks it to).
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "kube/util.h"
+#include "support/cluster.h"
+#include "support/operator.h"
+
+namespace cairn::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+namespace res = kube::res;
+
+const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
+const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
+
+std::string app_yaml(const std::string& image, bool with_config, bool ready = true) {
+  std::string y = R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+)" + std::string(ready ? "" : "      annotations: {sim.cairn.dev/ready: \"false\"}\n") +
+                  R"(    spec:
+      containers: [{name: web, image: ")" +
+                  image + R"(", ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+)";
+  if (with_config)
+    y += "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {greeting: "
+         "hello}\n";
+  return y;
+}
+
+json release(const std::string& url, const std::string& extra = "") {
+  return yaml(R"(
+apiVersion: cairn.dev/v1alpha1
+kind: Release
+metadata: {name: web}
+spec:
+  source: {url: ")" +
+              url + R"(", branch: main, interval: 10s}
+  path: deploy
+  rollout: {progressDeadline: 10s}
+)" + extra);
+}
+
+// The Release once `commit` has reached `phase` (Deployed, RolledBack, ...).
+kube::Result<json> wait_release(const std::string& ns, const std::string& commit,
+                                const std::string& phase, std::chrono::seconds limit = 60s) {
+  return wait_for(
+      kReleases, ns, "web",
+      [&](const json& o) {
+        const json st = o.value("status", json::object());
+        if (st.value("phase", "") != phase) return false;
+        return st.value("lastAttemptedCommit", "") == commit;
+      },
+      limit);
+}
+
+std::string stamp(const json& o, const std::string& key) {
+  return o["metadata"].value("annotations", json::object()).value(key, "");
+}
+
+TEST(Release, DeployChangePruneFailRollBackAndRecover) {
+  TestNamespace ns("e2e-rel");
+  GitRepo repo("rel-" + ns.name());
+  std::string a =
+      repo.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A: web, service, config");
+  OperatorProcess op(ns.name());
+  ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
+
+  auto ra = wait_release(ns.name(), a, "Deployed");
+  ASSERT_TRUE(ra) << ra.error().to_string() << "\n" << op.log_tail();
+  EXPECT_TRUE(has_condition(*ra, "Ready"));
+  EXPECT_EQ((*ra)["status"].value("currentCommit", ""), a);
+  EXPECT_EQ((*ra)["status"]["inventory"].size(), 3u);
+  for (const auto& [r, name] : {std::pair{&res::kDeployments, "web"},
+                                {&res::kServices, "web"},
+                                {&res::kConfigMaps, "web-config"}}) {
+    auto o = client().get(*r, ns.name(), name);
+    ASSERT_TRUE(o) << name;
+    EXPECT_EQ(stamp(*o, "cairn.dev/commit"), a);
+    EXPECT_EQ(stamp(*o, "cairn.dev/source"), repo.git_url());
+    EXPECT_EQ(stamp(*o, "cairn.dev/path"), "deploy/app.yaml");
+    EXPECT_EQ(stamp(*o, "cairn.dev/release"), ns.name() + "/web");
+    EXPECT_EQ((*o)["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "cairn");
+  }
+
+  std::string b = repo.commit({{"deploy/app.yaml", app_yaml("web:2", true)}}, "B: new image");
+  ASSERT_TRUE(wait_release(ns.name(), b, "Deployed"));
+  auto d = client().get(res::kDeployments, ns.name(), "web");
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:2");
+
+  std::string c =
+      repo.commit({{"deploy/app.yaml", app_yaml("web:2", false)}}, "C: drop the config");
+  ASSERT_TRUE(wait_release(ns.name(), c, "Deployed"));
+  auto gone = client().get(res::kConfigMaps, ns.name(), "web-config");
+  ASSERT_FALSE(gone) << "pruned: git no longer has it";
+  EXPECT_EQ(gone.error().code, kube::Code::kNotFound);
+
+  std::string dd =
+      repo.commit({{"deploy/app.yaml", app_yaml("web:3", false, false)}}, "D: never ready");
+  auto rd = wait_release(ns.name(), dd, "RolledBack", 60s);
+  ASSERT_TRUE(rd) << rd.error().to_string() << "\n" << op.log_tail();
+  EXPECT_EQ((*rd)["status"].value("currentCommit", ""), c);
+  EXPECT_TRUE(has_condition(*rd, "Ready", "False"));
+  const json& hist = (*rd)["status"]["history"];
+  ASSERT_GE(hist.size(), 2u);
+  EXPECT_EQ(hist[0].value("commit", ""), dd);
+  EXPECT_EQ(hist[0].value("result", ""), "RolledBack");
+  EXPECT_NE(hist[0].value("reason", "").find("progressDeadline"), std::string::npos)
+      << hist[0].dump();
+  EXPECT_EQ(hist[1].value("commit", ""), c);
+  EXPECT_EQ(hist[1].value("result", ""), "Deployed");
+  auto back = client().get(res::kDeployments, ns.name(), "web");
+  EXPECT_EQ((*back)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:2");
+  EXPECT_EQ(stamp(*back, "cairn.dev/commit"), c)
+      << "the rollback is stamped with the commit it restored";
+
+  // The failed commit is not retried; the next commit deploys normally.
+  std::string e = repo.commit({{"deploy/app.yaml", app_yaml("web:4", false)}}, "E: fixed");
+  auto re = wait_release(ns.name(), e, "Deployed");
+  ASSERT_TRUE(re) << re.error().to_string() << "\n" << op.log_tail();
+  int attempts_of_d = 0;
+  for (const auto& h : (*re)["status"]["history"]) attempts_of_d += h.value("commit", "") == dd;
+  EXPECT_EQ(attempts_of_d, 1) << "D was attempted once";
+}
+
+TEST(Release, HandEditsAreRevertedWithSelfHealAndOnlyReportedWithout) {
+  TestNamespace ns("e2e-relheal");
+  GitRepo repo("rel-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A");
+  OperatorProcess op(ns.name());
+  ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
+  ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
+
+  // kubectl scale: the replica count git sets is put back within 5 s.
+  ASSERT_TRUE(client().patch(res::kDeployments, ns.name(), "web", kube::PatchType::kMerge,
+                             {{"spec", {{"replicas", 5}}}}, "scale"));
+  auto healed = wait_for(
+      res::kDeployments, ns.name(), "web",
+      [](const json& o) { return o["spec"].value("replicas", 0) == 2; }, 5s);
+  ASSERT_TRUE(healed) << "not reverted within 5 s: " << op.log_tail();
+  // kubectl edit of a ConfigMap value likewise.
+  ASSERT_TRUE(client().patch(res::kConfigMaps, ns.name(), "web-config", kube::PatchType::kMerge,
+                             {{"data", {{"greeting", "edited by hand"}}}}));
+  ASSERT_TRUE(wait_for(
+      res::kConfigMaps, ns.name(), "web-config",
+      [](const json& o) { return o["data"].value("greeting", "") == "hello"; }, 5s));
+  auto evs =
+      client().list(res::kEvents, ns.name(), {.field_selector = "involvedObject.kind=Release"});
+  bool corrected = false;
+  for (const auto& ev : (*evs)["items"]) corrected |= ev.value("reason", "") == "DriftCorrected";
+  EXPECT_TRUE(corrected);
+
+  // selfHeal off: the change stays, and the Release says so.
+  ASSERT_TRUE(client().patch(kReleases, ns.name(), "web", kube::PatchType::kMerge,
+                             {{"spec", {{"selfHeal", false}}}}));
+  ASSERT_TRUE(client().patch(res::kDeployments, ns.name(), "web", kube::PatchType::kMerge,
+                             {{"spec", {{"replicas", 4}}}}, "scale"));
+  auto reported = wait_for(
+      kReleases, ns.name(), "web",
+      [](const json& o) {
+        for (const auto& c : o.value("status", json::object()).value("conditions", json::array())) {
+          if (c.value("type", "") == "Ready" && c.value("reason", "") == "DriftDetected")
+            return true;
+        }
+        return false;
+      },
+      15s);
+  ASSERT_TRUE(reported) << reported.error().to_string();
+  auto still = client().get(res::kDeployments, ns.name(), "web");
+  EXPECT_EQ((*still)["spec"].value("replicas", 0), 4) << "reported, not corrected";
+}
+
+TEST(Release, BadManifestsKeepTheLastGoodCommitAndSayWhere) {
+  TestNamespace ns("e2e-relbad");
+  GitRepo repo("rel-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", false)}}, "A");
+  OperatorProcess op(ns.name());
+  ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
+  ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
+
+  struct Case {
+    std::string file, content, needle;
+  } cases[] = {
+      {"deploy/broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n",
+       "deploy/broken.yaml"},
+      {"deploy/unknown.yaml", "apiVersion: example.com/v1\nkind: Gizmo\nmetadata: {name: g}\n",
+       "Gizmo"},
+      {"deploy/elsewhere.yaml",
+       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kube-system}\n",
+       "clusterScope"},
+      {"deploy/invalid.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_Valid}\n",
+       "Not_Valid"},
+  };
+  std::map<std::string, std::string> files = {{"deploy/app.yaml", app_yaml("web:1", false)}};
+  for (const auto& k : cases) {
+    files = {{"deploy/app.yaml", app_yaml("web:1", false)}, {k.file, k.content}};
+    std::string bad = repo.commit(files, "bad: " + k.file);
+    auto r = wait_for(
+        kReleases, ns.name(), "web",
+        [&](const json& o) {
+          const json st = o.value("status", json::object());
+          return st.value("lastAttemptedCommit", "") == bad &&
+                 !st.value("history", json::array()).empty() &&
+                 st["history"][0].value("commit", "") == bad &&
+                 st["history"][0].contains("finishedAt");
+        },
+        30s);
+    ASSERT_TRUE(r) << k.file << ": " << r.error().to_string() << "\n" << op.log_tail();
+    std::string reason = (*r)["status"]["history"][0].value("reason", "");
+    EXPECT_NE(reason.find(k.needle), std::string::npos) << k.file << ": " << reason;
+    EXPECT_EQ((*r)["status"].value("currentCommit", ""), a)
+        << "the cluster keeps the last good commit";
+    EXPECT_TRUE(has_condition(*r, "Ready", "False"));
+    auto d = client().get(res::kDeployments, ns.name(), "web");
+    EXPECT_EQ(stamp(*d, "cairn.dev/commit"), a);
+    repo.commit({{k.file, ""}}, "revert " + k.file);  // the next case starts from a clean tree
+  }
+}
+
+TEST(Release, GatedOnAPipelineDeploysOnlyCommitsThatPassed) {
+  TestNamespace ns("e2e-relgate");
+  GitRepo repo("rel-" + ns.name());
+  std::map<std::string, std::string> good = {{"deploy/app.yaml", app_yaml("web:1", false)},
+                                             {"ok", "yes\n"}};
+  std::string a = repo.commit(good, "A: passes");
+  OperatorProcess op(ns.name());
+  ASSERT_TRUE(client().create(kPipelines, ns.name(), yaml(R"(
+apiVersion: cairn.dev/v1alpha1
+kind: Pipeline
+metadata: {name: ci}
+spec:
+  source: {url: ")" + repo.git_url() + R"(", branch: main, interval: 10s}
+  steps: [{name: check, image: x, script: "grep -q yes ok"}]
+)")));
+  ASSERT_TRUE(client().create(kReleases, ns.name(),
+                              release(repo.git_url(), "  gate: {pipelineRef: {name: ci}}\n")));
+  auto ra = wait_release(ns.name(), a, "Deployed");
+  ASSERT_TRUE(ra) << ra.error().to_string() << "\n" << op.log_tail();
+
+  std::string b =
+      repo.commit({{"deploy/app.yaml", app_yaml("web:2", false)}, {"ok", "no\n"}}, "B: fails CI");
+  auto gated = wait_for(
+      kReleases, ns.name(), "web",
+      [](const json& o) {
+        for (const auto& c : o.value("status", json::object()).value("conditions", json::array())) {
+          if (c.value("type", "") == "Ready" && c.value("reason", "") == "GateFailed") return true;
+        }
+        return false;
+      },
+      60s);
+  ASSERT_TRUE(gated) << gated.error().to_string() << "\n" << op.log_tail();
+  auto d = client().get(res::kDeployments, ns.name(), "web");
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:1")
+      << "a commit that failed its Pipeline is not deployed";
+  EXPECT_EQ((*gated)["status"].value("currentCommit", ""), a);
+  (void)b;
+}
+
+}  // namespace
+}  // namespace cairn::e2e

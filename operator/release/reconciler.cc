@@ -1,0 +1,474 @@
+#include "release/reconciler.h"
+
+#include <algorithm>
+
+#include "api/conditions.h"
+#include "api/names.h"
+#include "api/validate.h"
+#include "kube/util.h"
+#include "log/log.h"
+#include "release/health.h"
+#include "release/render.h"
+
+namespace cairn::release {
+
+using kube::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
+
+std::string now_s() { return kube::rfc3339(std::chrono::system_clock::now()); }
+std::string short_sha(const std::string& s) { return s.substr(0, 8); }
+
+git::Ref ref_of(const api::SourceSpec& s) {
+  if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
+  if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
+  return {git::RefKind::kCommit, s.commit};
+}
+
+// Fields the apiserver owns: ignored when comparing a dry-run apply with
+// the live object to decide whether someone changed it.
+json comparable(json o) {
+  if (o.contains("metadata")) {
+    for (const char* k :
+         {"managedFields", "resourceVersion", "generation", "creationTimestamp", "uid"}) {
+      o["metadata"].erase(k);
+    }
+  }
+  o.erase("status");
+  return o;
+}
+
+}  // namespace
+
+struct Reconciler::Context {
+  std::string key, ns, name;
+  int64_t generation = 0;
+  json object;
+  json original_status;
+  api::ReleaseSpec spec;
+  api::ReleaseStatus status;
+  std::shared_ptr<git::Source> source;
+};
+
+const kube::ApiResource& Reconciler::resource() { return kReleases; }
+
+Reconciler::Reconciler(kube::Client& client, kube::Store& releases, kube::Store& pipelines,
+                       SourceProvider& sources, kube::EventRecorder& events, Options opts)
+    : client_(client),
+      releases_(releases),
+      pipelines_(pipelines),
+      sources_(sources),
+      events_(events),
+      opts_(opts) {}
+
+void Reconciler::request_fetch(const std::string& key) {
+  std::lock_guard lock(mu_);
+  pushed_.insert(key);
+}
+
+Outcome Reconciler::source_backoff(const std::string& key) {
+  std::lock_guard lock(mu_);
+  int n = std::min(failures_[key]++, 8);
+  return Outcome::requeue_after(std::min<std::chrono::milliseconds>(
+      std::chrono::seconds(1) * (1 << n), std::chrono::minutes(5)));
+}
+
+std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context& c,
+                                                                        const std::string& commit) {
+  auto files =
+      c.source->files(commit, c.spec.path, [](std::string_view p) { return is_manifest_file(p); });
+  if (!files)
+    return std::unexpected("reading " + c.spec.path + " at " + short_sha(commit) + ": " +
+                           files.error().message);
+  RenderInput in{.release_namespace = c.ns,
+                 .release_name = c.name,
+                 .commit = commit,
+                 .source_url = c.spec.source.url,
+                 .cluster_scope = c.spec.cluster_scope,
+                 .files = std::move(*files)};
+  in.is_namespaced = [this](const std::string& av, const std::string& kind) -> std::optional<bool> {
+    auto r = client_.resource_for(av, kind);
+    if (!r) return std::nullopt;
+    return r->namespaced;
+  };
+  auto out = render(in);
+  if (!out) return std::unexpected(to_string(out.error()));
+  return std::move(out->objects);
+}
+
+std::optional<std::string> Reconciler::apply_all(Context& /*c*/, const std::vector<json>& objects,
+                                                 bool* drift, bool dry_run_only) {
+  for (const auto& obj : objects) {
+    const json md = obj.value("metadata", json::object());
+    std::string where =
+        md.value("annotations", json::object()).value(std::string(api::kPathAnnotation), "") +
+        ": " + obj.value("kind", "") + " " + md.value("name", "");
+    auto r = client_.resource_of(obj);
+    if (!r) return where + ": " + r.error().message;
+    std::string ns = md.value("namespace", "");
+    if (drift) {
+      // Would applying change anything? A dry run answers without writing.
+      auto live = client_.get(*r, ns, md.value("name", ""));
+      auto would = client_.apply(*r, ns, obj, true, {}, {.dry_run = true});
+      if (!would) return where + ": " + would.error().to_string();
+      if (live && comparable(*live) == comparable(*would)) continue;
+      *drift = true;
+      if (dry_run_only) continue;
+    }
+    auto applied = client_.apply(*r, ns, obj, true);
+    if (!applied) return where + ": the apiserver refused it: " + applied.error().to_string();
+  }
+  return std::nullopt;
+}
+
+void Reconciler::prune(Context& c, const std::vector<api::InventoryEntry>& keep) {
+  std::set<std::string> kept;
+  for (const auto& e : keep) kept.insert(identity(e));
+  const std::string me = c.ns + "/" + c.name;
+  for (const auto& e : c.status.inventory) {
+    if (kept.contains(identity(e))) continue;
+    auto r = client_.resource_for(e.api_version, e.kind);
+    if (!r) continue;
+    auto live = client_.get(*r, e.namespace_, e.name);
+    if (!live) continue;
+    // Only what carries our stamp: never something a person re-created.
+    std::string owner = (*live)["metadata"]
+                            .value("annotations", json::object())
+                            .value(std::string(api::kReleaseAnnotation), "");
+    if (owner != me) continue;
+    auto d = client_.remove(*r, e.namespace_, e.name,
+                            {.precondition_uid = (*live)["metadata"].value("uid", ""),
+                             .propagation_policy = "Background"});
+    if (d)
+      events_.normal(c.object, "Pruned", e.kind + " " + e.name + " is no longer in git; deleted");
+  }
+}
+
+Reconciler::Health Reconciler::health(Context& c) {
+  Health h;
+  for (const auto& e : c.status.inventory) {
+    auto r = client_.resource_for(e.api_version, e.kind);
+    if (!r) continue;
+    auto live = client_.get(*r, e.namespace_, e.name);
+    if (!live) {
+      h.healthy = false;
+      h.message = e.kind + " " + e.name + " is missing";
+      continue;
+    }
+    std::vector<json> pods;
+    if (e.kind == "Deployment" || e.kind == "StatefulSet" || e.kind == "DaemonSet") {
+      std::string sel;
+      const json match =
+          (*live)["spec"].value("selector", json::object()).value("matchLabels", json::object());
+      for (const auto& [k, v] : match.items()) {
+        if (v.is_string()) sel += (sel.empty() ? "" : ",") + k + "=" + v.get<std::string>();
+      }
+      if (auto p = client_.list(kube::res::kPods, e.namespace_, {.label_selector = sel})) {
+        for (auto& item : (*p)["items"]) pods.push_back(std::move(item));
+      }
+    }
+    HealthStatus s = assess_with_pods(*live, pods);
+    if (s.health == release::Health::kFailed) {
+      h.failed = true;
+      h.healthy = false;
+      h.message = s.message;
+    } else if (s.health == release::Health::kProgressing) {
+      h.healthy = false;
+      if (!h.failed) h.message = s.message;
+    }
+  }
+  return h;
+}
+
+Outcome Reconciler::reconcile(const std::string& key) {
+  kube::ObjectPtr obj = releases_.get(key);
+  if (!obj) return Outcome::done();
+  Context c;
+  c.key = key;
+  c.object = *obj;
+  const json& md = c.object["metadata"];
+  c.ns = md.value("namespace", "");
+  c.name = md.value("name", "");
+  c.generation = md.value("generation", int64_t{0});
+  if (md.contains("deletionTimestamp")) return Outcome::done();
+  c.original_status = c.object.value("status", json::object());
+  if (auto st = api::parse_release_status(c.original_status)) c.status = std::move(*st);
+  auto now_tp = std::chrono::system_clock::now();
+  auto spec = api::parse_release_spec(c.object.value("spec", json::object()), c.name);
+  if (!spec) {
+    std::string msg = api::to_string(spec.error());
+    api::set_stalled(c.status.conditions, "InvalidSpec", msg, c.generation, now_tp);
+    c.status.observed_generation = c.generation;
+    return write_status(c, Outcome::done());
+  }
+  c.spec = std::move(*spec);
+  c.status.observed_generation = c.generation;
+  if (c.spec.suspend) {
+    api::set_condition(c.status.conditions, "Reconciling", "False", "Suspended",
+                       "spec.suspend is true: nothing is applied", c.generation, now_tp);
+    return write_status(c, Outcome::done());
+  }
+  for (const auto& dep : c.spec.depends_on) {
+    auto d = releases_.get(c.ns + "/" + dep.name);
+    bool ready = false;
+    if (d) {
+      auto st = api::parse_release_status((*d).value("status", json::object()));
+      ready = st && api::is_condition_true(st->conditions, "Ready");
+    }
+    if (!ready) {
+      api::set_reconciling(c.status.conditions, "DependencyNotReady",
+                           "waiting for Release " + dep.name + " (spec.dependsOn) to be Ready",
+                           c.generation, now_tp);
+      return write_status(c, Outcome::requeue_after(std::chrono::seconds(5)));
+    }
+  }
+
+  // ---------------------------------------------------------------- source
+  c.source = sources_.source(c.spec.source.url);
+  bool due;
+  {
+    std::lock_guard lock(mu_);
+    bool pushed = pushed_.erase(key) > 0;
+    auto it = fetched_at_.find(key);
+    due = pushed || it == fetched_at_.end() || Clock::now() - it->second >= c.spec.source.interval;
+  }
+  auto not_ready = [&](const std::string& reason, const std::string& msg, Outcome o) {
+    api::set_not_ready(c.status.conditions, reason, msg, c.generation, now_tp);
+    events_.warning(c.object, reason, msg);
+    return write_status(c, o);
+  };
+  if (due) {
+    git::Credentials creds;
+    if (c.spec.source.secret_ref) {
+      auto s = client_.get(kube::res::kSecrets, c.ns, c.spec.source.secret_ref->name);
+      if (!s) {
+        return not_ready("SecretNotFound",
+                         "spec.source.secretRef: Secret " + c.spec.source.secret_ref->name + ": " +
+                             s.error().message,
+                         source_backoff(key));
+      }
+      std::map<std::string, std::string> data;
+      const json d = s->value("data", json::object());
+      for (const auto& [k, v] : d.items()) {
+        if (v.is_string()) data[k] = kube::base64_decode(v.get<std::string>()).value_or("");
+      }
+      creds = git::credentials_from_secret(data);
+    }
+    auto f = c.source->fetch(
+        {.creds = creds, .timeout = opts_.fetch_timeout, .stall_timeout = opts_.stall_timeout});
+    if (!f)
+      return not_ready("FetchFailed", "fetching " + c.source->url() + ": " + f.error().message,
+                       source_backoff(key));
+    std::lock_guard lock(mu_);
+    fetched_at_[key] = Clock::now();
+    failures_.erase(key);
+  }
+  auto resolved = c.source->resolve(ref_of(c.spec.source));
+  if (!resolved) {
+    return not_ready(
+        "RefNotFound",
+        "spec.source: " + c.spec.source.ref_description() + ": " + resolved.error().message,
+        source_backoff(key));
+  }
+  std::string desired = *resolved;
+  const auto poll = Outcome::requeue_after(c.spec.source.interval);
+
+  // ------------------------------------------------------------------ gate
+  if (c.spec.gate) {
+    auto p = pipelines_.get(c.ns + "/" + c.spec.gate->pipeline_ref.name);
+    std::string phase;
+    if (p) {
+      if (auto st = api::parse_pipeline_status((*p).value("status", json::object()))) {
+        for (const auto& r : st->runs) {
+          if (r.commit == desired && (phase.empty() || r.phase == api::RunPhase::kSucceeded)) {
+            phase = std::string(api::to_string(r.phase));
+          }
+        }
+      }
+    }
+    if (phase != "Succeeded") {
+      if (phase == "Failed" || phase == "Cancelled") {
+        api::set_not_ready(c.status.conditions, "GateFailed",
+                           "commit " + short_sha(desired) + " did not pass Pipeline " +
+                               c.spec.gate->pipeline_ref.name + " (" + phase +
+                               "); it will not be deployed",
+                           c.generation, now_tp);
+        return write_status(c, poll);
+      }
+      api::set_reconciling(c.status.conditions, "WaitingForGate",
+                           "commit " + short_sha(desired) + " is waiting for Pipeline " +
+                               c.spec.gate->pipeline_ref.name + " to pass it",
+                           c.generation, now_tp);
+      return write_status(c, Outcome::requeue_after(std::chrono::seconds(2)));
+    }
+  }
+  c.status.desired_commit = desired;
+
+  // -------------------------------------------------------- rollout state
+  const bool progressing = c.status.phase == api::ReleasePhase::kProgressing;
+  const std::string attempted = c.status.last_attempted_commit;
+  const bool failed_before = !c.status.history.empty() &&
+                             c.status.history.front().commit == desired &&
+                             c.status.history.front().result != api::HistoryResult::kDeployed;
+
+  auto start_rollout = [&](const std::string& commit) -> Outcome {
+    auto objects = render_commit(c, commit);
+    std::optional<std::string> err;
+    if (!objects) err = objects.error();
+    if (!err) err = apply_all(c, *objects);
+    api::HistoryEntry h{.commit = commit, .started_at = now_s()};
+    if (err) {
+      // Nothing (or not everything) of this commit could be applied: the
+      // cluster keeps the last good commit.
+      h.finished_at = now_s();
+      h.result = api::HistoryResult::kFailed;
+      h.reason = *err;
+      c.status.history.insert(c.status.history.begin(), h);
+      c.status.last_attempted_commit = commit;
+      c.status.phase = api::ReleasePhase::kFailed;
+      if (c.spec.rollout.auto_rollback && !c.status.current_commit.empty()) {
+        if (auto cur = render_commit(c, c.status.current_commit)) (void)apply_all(c, *cur);
+      }
+      events_.warning(c.object, "ApplyFailed", "commit " + short_sha(commit) + ": " + *err);
+      api::set_not_ready(c.status.conditions, "ApplyFailed",
+                         "commit " + short_sha(commit) + ": " + *err, c.generation, now_tp);
+      return write_status(c, poll);
+    }
+    std::vector<api::InventoryEntry> inv;
+    for (const auto& o : *objects) inv.push_back(inventory_entry(o));
+    if (c.spec.prune) prune(c, inv);
+    c.status.inventory = inv;
+    c.status.history.insert(c.status.history.begin(), h);
+    c.status.last_attempted_commit = commit;
+    c.status.phase = api::ReleasePhase::kProgressing;
+    events_.normal(c.object, "Progressing",
+                   "applied commit " + short_sha(commit) + " (" + std::to_string(inv.size()) +
+                       " objects); waiting for health");
+    api::set_reconciling(c.status.conditions, "Progressing",
+                         "rolling out commit " + short_sha(commit), c.generation, now_tp);
+    return write_status(c, Outcome::requeue_after(opts_.progress_poll));
+  };
+
+  if (desired != attempted && !failed_before) {
+    // A new commit wins over whatever was in progress or rolled back.
+    return start_rollout(desired);
+  }
+  if (progressing) {
+    Health h = health(c);
+    api::HistoryEntry& top = c.status.history.front();
+    auto started = kube::parse_rfc3339(top.started_at);
+    bool deadline = started && now_tp - *started > c.spec.rollout.progress_deadline;
+    if (h.healthy) {
+      top.finished_at = now_s();
+      top.result = api::HistoryResult::kDeployed;
+      if (auto info = c.source->commit(attempted)) {
+        top.lead_time_seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(now_tp.time_since_epoch()).count() -
+            info->commit_time;
+      }
+      c.status.current_commit = attempted;
+      c.status.phase = api::ReleasePhase::kDeployed;
+      events_.normal(c.object, "Deployed",
+                     "commit " + short_sha(attempted) + " is deployed and healthy");
+      api::set_ready(c.status.conditions, "Deployed",
+                     "commit " + short_sha(attempted) + " is deployed", c.generation, now_tp);
+      return write_status(c, poll);
+    }
+    if (!h.failed && !deadline) {
+      api::set_reconciling(c.status.conditions, "Progressing",
+                           "rolling out commit " + short_sha(attempted) + ": " + h.message,
+                           c.generation, now_tp);
+      return write_status(c, Outcome::requeue_after(opts_.progress_poll));
+    }
+    std::string why =
+        deadline ? "not healthy within spec.rollout.progressDeadline: " + h.message : h.message;
+    top.finished_at = now_s();
+    top.reason = why;
+    if (c.spec.rollout.auto_rollback && !c.status.current_commit.empty() &&
+        c.status.current_commit != attempted) {
+      auto cur = render_commit(c, c.status.current_commit);
+      std::optional<std::string> err =
+          cur ? apply_all(c, *cur) : std::optional<std::string>(cur.error());
+      if (!err) {
+        std::vector<api::InventoryEntry> inv;
+        for (const auto& o : *cur) inv.push_back(inventory_entry(o));
+        if (c.spec.prune) prune(c, inv);
+        c.status.inventory = inv;
+      }
+      top.result = api::HistoryResult::kRolledBack;
+      top.reason = why + "; rolled back to " + short_sha(c.status.current_commit);
+      c.status.phase = api::ReleasePhase::kRolledBack;
+      events_.warning(c.object, "RolledBack",
+                      "commit " + short_sha(attempted) + " failed (" + why + "); rolled back to " +
+                          short_sha(c.status.current_commit));
+    } else {
+      top.result = api::HistoryResult::kFailed;
+      c.status.phase = api::ReleasePhase::kFailed;
+      events_.warning(c.object, "RolloutFailed",
+                      "commit " + short_sha(attempted) + " failed: " + why);
+    }
+    api::set_not_ready(
+        c.status.conditions, "RolloutFailed",
+        "commit " + short_sha(attempted) + " failed: " + why + "; push a newer commit to retry",
+        c.generation, now_tp);
+    return write_status(c, poll);
+  }
+
+  // ------------------------------------------------------- steady: drift
+  if (c.status.current_commit.empty()) return write_status(c, poll);
+  auto cur = render_commit(c, c.status.current_commit);
+  if (!cur) return write_status(c, poll);
+  bool drift = false;
+  auto err = apply_all(c, *cur, &drift, !c.spec.self_heal);
+  if (drift) {
+    if (c.spec.self_heal) {
+      events_.normal(
+          c.object, "DriftCorrected",
+          "a change made outside git was reverted to commit " + short_sha(c.status.current_commit));
+      api::set_ready(
+          c.status.conditions, "DriftCorrected",
+          "commit " + short_sha(c.status.current_commit) + " is deployed; drift was corrected",
+          c.generation, now_tp);
+    } else {
+      events_.warning(c.object, "DriftDetected",
+                      "the cluster differs from commit " + short_sha(c.status.current_commit) +
+                          " and spec.selfHeal is false");
+      api::set_not_ready(c.status.conditions, "DriftDetected",
+                         "the cluster differs from commit " + short_sha(c.status.current_commit) +
+                             "; selfHeal is off, so it is reported, not corrected",
+                         c.generation, now_tp);
+    }
+  } else if (!err && !failed_before) {
+    api::set_ready(c.status.conditions, "Deployed",
+                   "commit " + short_sha(c.status.current_commit) + " is deployed", c.generation,
+                   now_tp);
+  }
+  return write_status(c, poll);
+}
+
+Outcome Reconciler::write_status(Context& c, Outcome outcome) {
+  if (c.status.history.size() > static_cast<size_t>(std::max(1, c.spec.history_limit))) {
+    c.status.history.resize(static_cast<size_t>(std::max(1, c.spec.history_limit)));
+  }
+  json status;
+  api::to_json(status, c.status);
+  if (status == c.original_status) return outcome;
+  json obj = c.object;
+  obj["status"] = status;
+  auto r = client_.update(kReleases, c.ns, obj, "status");
+  if (!r) {
+    if (r.error().code == kube::Code::kNotFound) return Outcome::done();
+    log::warn("status write failed", {{"kind", "Release"},
+                                      {"namespace", c.ns},
+                                      {"name", c.name},
+                                      {"error", r.error().to_string()}});
+    return Outcome::retry();
+  }
+  releases_.upsert(std::make_shared<const json>(std::move(*r)));
+  return outcome;
+}
+
+}  // namespace cairn::release
