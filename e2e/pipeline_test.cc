@@ -372,7 +372,7 @@ TEST(Pipeline, SignedPushStartsARunAtOnceAndAnUnsignedOneIsRefused) {
                                {"kind", "Secret"},
                                {"metadata", {{"name", "push-hook"}}},
                                {"stringData", {{"token", token}}}}));
-  int port = 30000 + static_cast<int>(std::random_device{}() % 20000);
+  int port = free_port();
   OperatorProcess op(ns.name(),
                      {"--push-addr", "127.0.0.1:" + std::to_string(port), "--push-tls-cert",
                       (dir / "tls.crt").string(), "--push-tls-key", (dir / "tls.key").string(),

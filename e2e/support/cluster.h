@@ -52,6 +52,10 @@ namespace cairn::e2e {
 // CAIRN_PKI, KUBECTL, ...); empty string for an unknown key.
 std::string cluster_env(const std::string& key);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it),
+// for servers the tests start; far less likely to collide than a random one.
+int free_port();
+
 // Runs a shell command, returns its exit status and (stdout) output.
 std::pair<int, std::string> sh(const std::string& cmd);
 

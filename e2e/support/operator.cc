@@ -44,8 +44,10 @@ OperatorProcess::OperatorProcess(std::string ns, std::vector<std::string> extra)
   fs::create_directories(dir);
   log_ = dir + "/operator.log";
   cache_ = dir + "/git-cache";
-  probe_port_ = 20000 + static_cast<int>(std::random_device{}() % 20000);
-  metrics_port_ = probe_port_ + 1;
+  probe_port_ = free_port();
+  do {
+    metrics_port_ = free_port();
+  } while (metrics_port_ == probe_port_);
   start();
 }
 
