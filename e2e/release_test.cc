@@ -274,5 +274,92 @@ spec:
   (void)b;
 }
 
+TEST(Release, ManualRollbackHoldsUntilANewerCommitAndDeleteWithPruneCleansUp) {
+  TestNamespace ns("e2e-relman");
+  GitRepo repo("rel-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A");
+  OperatorProcess op(ns.name());
+  ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
+  ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
+  std::string b = repo.commit({{"deploy/app.yaml", app_yaml("web:2", true)}}, "B");
+  ASSERT_TRUE(wait_release(ns.name(), b, "Deployed"));
+
+  auto annotate = [&](const std::string& v) {
+    return client().patch(kReleases, ns.name(), "web", kube::PatchType::kMerge,
+                          {{"metadata", {{"annotations", {{"cairn.dev/rollback-to", v}}}}}});
+  };
+  // A commit that is not in history is refused, with a reason.
+  ASSERT_TRUE(annotate("0123456789abcdef"));
+  auto refused = wait_for(
+      kReleases, ns.name(), "web",
+      [](const json& o) {
+        for (const auto& c : o.value("status", json::object()).value("conditions", json::array())) {
+          if (c.value("reason", "") == "RollbackRefused") return true;
+        }
+        return false;
+      },
+      15s);
+  ASSERT_TRUE(refused) << refused.error().to_string();
+
+  ASSERT_TRUE(annotate(a.substr(0, 8)));
+  auto back = wait_release(ns.name(), a, "Deployed");
+  ASSERT_TRUE(back) << back.error().to_string() << "\n" << op.log_tail();
+  auto d = client().get(res::kDeployments, ns.name(), "web");
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:1");
+  EXPECT_EQ(stamp(*d, "cairn.dev/commit"), a);
+  // Over more than one poll interval the rollback is not undone by the
+  // branch still pointing at B (the rollback does not fight git).
+  std::this_thread::sleep_for(12s);  // the observation window, not synchronisation
+  auto still = client().get(kReleases, ns.name(), "web");
+  EXPECT_EQ((*still)["status"].value("currentCommit", ""), a);
+  // A newer commit ends the rollback.
+  std::string c = repo.commit({{"deploy/app.yaml", app_yaml("web:3", true)}}, "C");
+  ASSERT_TRUE(wait_release(ns.name(), c, "Deployed"));
+
+  // Deleting the Release (prune: true) removes what it applied.
+  ASSERT_TRUE(client().remove(kReleases, ns.name(), "web"));
+  auto removed = wait_for(
+      res::kDeployments, ns.name(), "web",
+      [](const json& o) { return o["metadata"].contains("deletionTimestamp"); }, 1s);
+  for (int i = 0; i < 100; ++i) {
+    if (!client().get(kReleases, ns.name(), "web") &&
+        !client().get(res::kServices, ns.name(), "web") &&
+        !client().get(res::kConfigMaps, ns.name(), "web-config"))
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_FALSE(client().get(kReleases, ns.name(), "web")) << "the finalizer was removed";
+  EXPECT_FALSE(client().get(res::kServices, ns.name(), "web"));
+  EXPECT_FALSE(client().get(res::kConfigMaps, ns.name(), "web-config"));
+  (void)removed;
+}
+
+TEST(Release, SigkillDuringARolloutFinishesItOnce) {
+  TestNamespace ns("e2e-relkill");
+  GitRepo repo("rel-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", false)}}, "A");
+  auto op = std::make_unique<OperatorProcess>(ns.name());
+  ASSERT_TRUE(client().create(kReleases, ns.name(),
+                              release(repo.git_url(), "  rollout: {progressDeadline: 60s}\n")));
+  ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
+  // minReadySeconds keeps the rollout in progress long enough to kill the
+  // operator in the middle of it.
+  std::string slow = app_yaml("web:2", false);
+  slow.replace(slow.find("  replicas: 2\n"), 13, "  replicas: 2\n  minReadySeconds: 6\n");
+  std::string b = repo.commit({{"deploy/app.yaml", slow}}, "B: slow to become available");
+  auto mid = wait_release(ns.name(), b, "Progressing", 30s);
+  ASSERT_TRUE(mid) << mid.error().to_string();
+  op->kill9();
+  op = std::make_unique<OperatorProcess>(ns.name());
+  auto done = wait_release(ns.name(), b, "Deployed", 60s);
+  ASSERT_TRUE(done) << done.error().to_string() << "\n" << op->log_tail();
+  int entries_for_b = 0;
+  for (const auto& h : (*done)["status"]["history"]) entries_for_b += h.value("commit", "") == b;
+  EXPECT_EQ(entries_for_b, 1) << (*done)["status"]["history"].dump();
+  auto d = client().get(res::kDeployments, ns.name(), "web");
+  EXPECT_EQ(stamp(*d, "cairn.dev/commit"), b);
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:2");
+}
+
 }  // namespace
 }  // namespace cairn::e2e

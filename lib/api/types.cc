@@ -258,6 +258,9 @@ void to_json(json& j, const ReleaseStatus& v) {
   put(j, "desiredCommit", v.desired_commit);
   put(j, "currentCommit", v.current_commit);
   put(j, "lastAttemptedCommit", v.last_attempted_commit);
+  put(j, "lastHandledRollbackTo", v.last_handled_rollback_to);
+  put(j, "pinnedCommit", v.pinned_commit);
+  put(j, "pinnedWhileHeadWas", v.pinned_while_head_was);
   put_list(j, "inventory", v.inventory);
   put_list(j, "history", v.history);
 }
@@ -380,6 +383,9 @@ std::expected<ReleaseStatus, std::vector<FieldError>> parse_release_status(const
   s.desired_commit = str(o, "desiredCommit");
   s.current_commit = str(o, "currentCommit");
   s.last_attempted_commit = str(o, "lastAttemptedCommit");
+  s.last_handled_rollback_to = str(o, "lastHandledRollbackTo");
+  s.pinned_commit = str(o, "pinnedCommit");
+  s.pinned_while_head_was = str(o, "pinnedWhileHeadWas");
   each_object(o, "inventory", [&](const Object& i) {
     s.inventory.push_back(
         {str(i, "apiVersion"), str(i, "kind"), str(i, "namespace"), str(i, "name")});

@@ -254,6 +254,9 @@ struct ReleaseStatus {
   std::string desired_commit;
   std::string current_commit;
   std::string last_attempted_commit;
+  std::string last_handled_rollback_to;  // cairn.dev/rollback-to value last acted on
+  std::string pinned_commit;             // a manual rollback's commit, kept while...
+  std::string pinned_while_head_was;     // ...the tracked ref still points here
   std::vector<InventoryEntry> inventory;
   std::vector<HistoryEntry> history;
   bool operator==(const ReleaseStatus&) const = default;

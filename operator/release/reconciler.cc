@@ -193,11 +193,50 @@ Outcome Reconciler::reconcile(const std::string& key) {
   c.ns = md.value("namespace", "");
   c.name = md.value("name", "");
   c.generation = md.value("generation", int64_t{0});
-  if (md.contains("deletionTimestamp")) return Outcome::done();
   c.original_status = c.object.value("status", json::object());
   if (auto st = api::parse_release_status(c.original_status)) c.status = std::move(*st);
   auto now_tp = std::chrono::system_clock::now();
   auto spec = api::parse_release_spec(c.object.value("spec", json::object()), c.name);
+
+  // Finalizer: a Release with prune removes what it applied when deleted.
+  const std::string fin(api::kFinalizer);
+  json finalizers = md.value("finalizers", json::array());
+  bool has_fin = std::find(finalizers.begin(), finalizers.end(), fin) != finalizers.end();
+  auto set_finalizers = [&](const json& list) -> bool {
+    auto r = client_.patch(
+        kReleases, c.ns, c.name, kube::PatchType::kMerge,
+        {{"metadata",
+          {{"finalizers", list}, {"resourceVersion", md.value("resourceVersion", "")}}}});
+    if (!r) return false;
+    c.object = *r;
+    releases_.upsert(std::make_shared<const json>(*r));
+    return true;
+  };
+  if (md.contains("deletionTimestamp")) {
+    if (!has_fin) return Outcome::done();
+    if (spec && spec->prune) {
+      c.spec = *spec;
+      prune(c, {});
+      events_.normal(c.object, "Pruned",
+                     "the Release was deleted; removed the " +
+                         std::to_string(c.status.inventory.size()) + " objects it applied");
+    }
+    json rest = json::array();
+    for (const auto& f : finalizers) {
+      if (f != fin) rest.push_back(f);
+    }
+    return set_finalizers(rest) ? Outcome::done() : Outcome::retry();
+  }
+  if (spec && spec->prune && !has_fin) {
+    finalizers.push_back(fin);
+    if (!set_finalizers(finalizers)) return Outcome::retry();
+  } else if (spec && !spec->prune && has_fin) {
+    json rest = json::array();
+    for (const auto& f : finalizers) {
+      if (f != fin) rest.push_back(f);
+    }
+    if (!set_finalizers(rest)) return Outcome::retry();
+  }
   if (!spec) {
     std::string msg = api::to_string(spec.error());
     api::set_stalled(c.status.conditions, "InvalidSpec", msg, c.generation, now_tp);
@@ -306,6 +345,47 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
   }
   c.status.desired_commit = desired;
+
+  // ------------------------------------------------------ manual rollback
+  // cairn.dev/rollback-to: <commit in history>. The commit is deployed and
+  // pinned while the tracked ref still points where it did, so the rollback
+  // does not fight git; a newer commit ends the pin and rolls forward.
+  const std::string rollback_to = c.object["metadata"]
+                                      .value("annotations", json::object())
+                                      .value(std::string(api::kRollbackToAnnotation), "");
+  if (!rollback_to.empty() && rollback_to != c.status.last_handled_rollback_to) {
+    c.status.last_handled_rollback_to = rollback_to;
+    std::string found;
+    for (const auto& h : c.status.history) {
+      if (h.result == api::HistoryResult::kDeployed && rollback_to.size() >= 7 &&
+          h.commit.rfind(rollback_to, 0) == 0) {
+        found = h.commit;
+      }
+    }
+    if (found.empty()) {
+      std::string msg = "metadata.annotations[cairn.dev/rollback-to]: " + rollback_to +
+                        " is not a Deployed commit in status.history; name one of those";
+      events_.warning(c.object, "RollbackRefused", msg);
+      api::set_not_ready(c.status.conditions, "RollbackRefused", msg, c.generation, now_tp);
+      return write_status(c, Outcome::requeue_after(c.spec.source.interval));
+    }
+    c.status.pinned_commit = found;
+    c.status.pinned_while_head_was = desired;
+    events_.normal(c.object, "RollbackRequested",
+                   "rolling back to " + short_sha(found) + " as requested");
+  }
+  if (!c.status.pinned_commit.empty()) {
+    if (desired == c.status.pinned_while_head_was) {
+      desired = c.status.pinned_commit;
+    } else {
+      events_.normal(c.object, "RollbackReleased",
+                     "a newer commit " + short_sha(desired) +
+                         " arrived; it replaces the rollback to " +
+                         short_sha(c.status.pinned_commit));
+      c.status.pinned_commit.clear();
+      c.status.pinned_while_head_was.clear();
+    }
+  }
 
   // -------------------------------------------------------- rollout state
   const bool progressing = c.status.phase == api::ReleasePhase::kProgressing;
