@@ -82,6 +82,25 @@ class CacheProvider : public pipeline::SourceProvider {
   git::Cache cache_;
 };
 
+// Handlers for Cairn's own resources. Our status writes come back as
+// updates; only spec (generation), annotations or deletion matter, and
+// resyncs (where old == new).
+kube::EventHandlers handlers_for_own_kind(std::function<void(const kube::ObjectPtr&)> enqueue) {
+  return {.on_add = enqueue,
+          .on_update =
+              [enqueue](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
+                const json& ma = (*a)["metadata"];
+                const json& mb = (*b)["metadata"];
+                if (a == b || ma.value("generation", 0) != mb.value("generation", 0) ||
+                    ma.value("annotations", json::object()) !=
+                        mb.value("annotations", json::object()) ||
+                    mb.contains("deletionTimestamp")) {
+                  enqueue(b);
+                }
+              },
+          .on_delete = enqueue};
+}
+
 std::string label_of(const json& o, std::string_view key) {
   const json md = o.value("metadata", json::object());
   return md.value("labels", json::object()).value(std::string(key), std::string());
@@ -213,22 +232,7 @@ int main(int argc, char** argv) {
   auto enqueue = [&](const kube::ObjectPtr& o) {
     if (in_scope(*o)) queue.add(kube::object_key(*o));
   };
-  pipelines.add_handlers({.on_add = enqueue,
-                          .on_update =
-                              [&](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
-                                // Our own status writes come back as updates; only spec,
-                                // annotations or deletion matter (and resyncs, where a == b).
-                                const json& ma = (*a)["metadata"];
-                                const json& mb = (*b)["metadata"];
-                                if (a == b ||
-                                    ma.value("generation", 0) != mb.value("generation", 0) ||
-                                    ma.value("annotations", json::object()) !=
-                                        mb.value("annotations", json::object()) ||
-                                    mb.contains("deletionTimestamp")) {
-                                  enqueue(b);
-                                }
-                              },
-                          .on_delete = enqueue});
+  pipelines.add_handlers(handlers_for_own_kind(enqueue));
   auto enqueue_owner = [&](const kube::ObjectPtr& o) {
     std::string p = label_of(*o, api::kPipelineLabel);
     if (!p.empty() && in_scope(*o)) queue.add((*o)["metadata"].value("namespace", "") + "/" + p);
@@ -256,20 +260,7 @@ int main(int argc, char** argv) {
   auto enqueue_release = [&](const kube::ObjectPtr& o) {
     if (in_scope(*o)) release_queue.add(kube::object_key(*o));
   };
-  releases.add_handlers({.on_add = enqueue_release,
-                         .on_update =
-                             [&](const kube::ObjectPtr& a, const kube::ObjectPtr& b) {
-                               const json& ma = (*a)["metadata"];
-                               const json& mb = (*b)["metadata"];
-                               if (a == b ||
-                                   ma.value("generation", 0) != mb.value("generation", 0) ||
-                                   ma.value("annotations", json::object()) !=
-                                       mb.value("annotations", json::object()) ||
-                                   mb.contains("deletionTimestamp")) {
-                                 enqueue_release(b);
-                               }
-                             },
-                         .on_delete = enqueue_release});
+  releases.add_handlers(handlers_for_own_kind(enqueue_release));
   // Objects Cairn applied: a change to one (a kubectl edit, a rollout
   // making progress) wakes its Release at once, for health and self-heal.
   const std::string managed =

@@ -11,6 +11,7 @@
 #include "kube/util.h"
 #include "log/log.h"
 #include "pipeline/job.h"
+#include "status.h"
 
 namespace cairn::pipeline {
 
@@ -595,24 +596,8 @@ void Reconciler::set_conditions(Context& c) {
 Outcome Reconciler::write_status(Context& c, Outcome outcome) {
   json status;
   api::to_json(status, c.status);
-  if (status == c.original_status) return outcome;
-  json obj = c.object;
-  obj["status"] = status;
-  // A compare-and-swap on the resourceVersion we read: if our cache was
-  // stale, the write fails and the reconcile runs again on fresh data,
-  // rather than overwriting a newer status.
-  auto r = client_.update(kPipelines, c.ns, obj, "status");
-  if (!r) {
-    if (r.error().code == kube::Code::kNotFound) return Outcome::done();
-    log::warn("status write failed", {{"kind", "Pipeline"},
-                                      {"namespace", c.ns},
-                                      {"name", c.name},
-                                      {"error", r.error().to_string()}});
-    return Outcome::retry();
-  }
-  // Keep the cache from serving the old status to the next reconcile.
-  pipelines_.upsert(std::make_shared<const json>(std::move(*r)));
-  return outcome;
+  return cairn::write_status(client_, kPipelines, pipelines_, c.object, status, c.original_status,
+                             outcome);
 }
 
 }  // namespace cairn::pipeline

@@ -9,6 +9,7 @@
 #include "log/log.h"
 #include "release/health.h"
 #include "release/render.h"
+#include "status.h"
 
 namespace cairn::release {
 
@@ -535,20 +536,8 @@ Outcome Reconciler::write_status(Context& c, Outcome outcome) {
   }
   json status;
   api::to_json(status, c.status);
-  if (status == c.original_status) return outcome;
-  json obj = c.object;
-  obj["status"] = status;
-  auto r = client_.update(kReleases, c.ns, obj, "status");
-  if (!r) {
-    if (r.error().code == kube::Code::kNotFound) return Outcome::done();
-    log::warn("status write failed", {{"kind", "Release"},
-                                      {"namespace", c.ns},
-                                      {"name", c.name},
-                                      {"error", r.error().to_string()}});
-    return Outcome::retry();
-  }
-  releases_.upsert(std::make_shared<const json>(std::move(*r)));
-  return outcome;
+  return cairn::write_status(client_, kReleases, releases_, c.object, status, c.original_status,
+                             outcome);
 }
 
 }  // namespace cairn::release
