@@ -358,5 +358,50 @@ TEST(Release, SigkillDuringARolloutFinishesItOnce) {
   EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:2");
 }
 
+TEST(Release, SuspendAndDependsOn) {
+  TestNamespace ns("e2e-reldep");
+  GitRepo repo("rel-" + ns.name());
+  std::string a = repo.commit(
+      {{"deploy/app.yaml", app_yaml("web:1", false)},
+       {"db/db.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\ndata: {ready: \"yes\"}\n"}},
+      "A");
+  OperatorProcess op(ns.name());
+  // web depends on database; database starts suspended, so web waits.
+  json db = release(repo.git_url());
+  db["metadata"]["name"] = "database";
+  db["spec"]["path"] = "db";
+  db["spec"]["suspend"] = true;
+  ASSERT_TRUE(client().create(kReleases, ns.name(), db));
+  ASSERT_TRUE(client().create(kReleases, ns.name(),
+                              release(repo.git_url(), "  dependsOn: [{name: database}]\n")));
+  auto waiting = wait_for(
+      kReleases, ns.name(), "web",
+      [](const json& o) {
+        for (const auto& c : o.value("status", json::object()).value("conditions", json::array())) {
+          if (c.value("reason", "") == "DependencyNotReady") return true;
+        }
+        return false;
+      },
+      30s);
+  ASSERT_TRUE(waiting) << waiting.error().to_string();
+  EXPECT_FALSE(client().get(res::kDeployments, ns.name(), "web"))
+      << "nothing applied before the dependency is Ready";
+  EXPECT_FALSE(client().get(res::kConfigMaps, ns.name(), "db"))
+      << "a suspended Release applies nothing";
+
+  ASSERT_TRUE(client().patch(kReleases, ns.name(), "database", kube::PatchType::kMerge,
+                             {{"spec", {{"suspend", false}}}}));
+  auto up = wait_for(
+      kReleases, ns.name(), "web",
+      [&](const json& o) {
+        return o.value("status", json::object()).value("currentCommit", "") == a &&
+               has_condition(o, "Ready");
+      },
+      60s);
+  ASSERT_TRUE(up) << up.error().to_string() << "\n" << op.log_tail();
+  EXPECT_TRUE(client().get(res::kConfigMaps, ns.name(), "db"));
+}
+
 }  // namespace
 }  // namespace cairn::e2e
