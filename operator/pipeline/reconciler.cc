@@ -11,20 +11,19 @@
 #include "kube/util.h"
 #include "log/log.h"
 #include "pipeline/job.h"
+#include "source.h"
 #include "status.h"
 
 namespace cairn::pipeline {
 
 using kube::json;
-using Clock = std::chrono::steady_clock;
+using source::now_s;
+using source::ref_of;
+using source::short_sha;
 
 namespace {
 
 const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
-
-std::string now_s() { return kube::rfc3339(std::chrono::system_clock::now()); }
-
-std::string short_sha(const std::string& sha) { return sha.substr(0, 8); }
 
 // A short, stable tag for a manual-run request value.
 std::string hash4(const std::string& s) {
@@ -60,12 +59,6 @@ std::string job_condition_text(const json& job, const char* type) {
   return {};
 }
 
-git::Ref ref_of(const api::SourceSpec& s) {
-  if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
-  if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
-  return {git::RefKind::kCommit, s.commit};
-}
-
 }  // namespace
 
 struct Reconciler::Context {
@@ -92,34 +85,10 @@ Reconciler::Reconciler(kube::Client& client, kube::Store& pipelines, kube::Store
       pods_(pods),
       sources_(sources),
       events_(events),
-      opts_(std::move(opts)) {}
+      opts_(std::move(opts)),
+      tracker_(client, opts_.fetch_timeout, opts_.stall_timeout) {}
 
-void Reconciler::request_fetch(const std::string& key) {
-  std::lock_guard lock(mu_);
-  pushed_.insert(key);
-}
-
-std::optional<git::Credentials> Reconciler::credentials(Context& c) {
-  if (!c.spec.source.secret_ref) return git::Credentials{};
-  const std::string secret = c.spec.source.secret_ref->name;
-  auto s = client_.get(kube::res::kSecrets, c.ns, secret);
-  if (!s) {
-    c.ready_reason =
-        s.error().code == kube::Code::kNotFound ? "SecretNotFound" : "SecretUnreadable";
-    c.ready_message = "spec.source.secretRef: Secret " + c.ns + "/" + secret +
-                      (s.error().code == kube::Code::kNotFound
-                           ? " does not exist; create it with the git credentials"
-                           : " cannot be read: " + s.error().to_string());
-    return std::nullopt;
-  }
-  std::map<std::string, std::string> data;
-  const json secret_data = s->value("data", json::object());
-  for (const auto& [k, v] : secret_data.items()) {
-    if (!v.is_string()) continue;
-    if (auto d = kube::base64_decode(v.get<std::string>())) data[k] = *d;
-  }
-  return git::credentials_from_secret(data);
-}
+void Reconciler::request_fetch(const std::string& key) { tracker_.request(key); }
 
 Outcome Reconciler::fail_source(Context& c, const std::string& reason, const std::string& message,
                                 Outcome outcome) {
@@ -134,20 +103,10 @@ Outcome Reconciler::fail_source(Context& c, const std::string& reason, const std
   return outcome;
 }
 
-Outcome Reconciler::source_backoff(const std::string& key) {
-  std::lock_guard lock(mu_);
-  int n = std::min(source_failures_[key]++, 8);
-  return Outcome::requeue_after(std::min<std::chrono::milliseconds>(
-      std::chrono::seconds(1) * (1 << n), std::chrono::minutes(5)));
-}
-
 Outcome Reconciler::reconcile(const std::string& key) {
   kube::ObjectPtr obj = pipelines_.get(key);
   if (!obj) {
-    std::lock_guard lock(mu_);
-    fetched_at_.erase(key);
-    pushed_.erase(key);
-    source_failures_.erase(key);
+    tracker_.forget(key);
     return Outcome::done();
   }
   Context c;
@@ -186,13 +145,6 @@ Outcome Reconciler::reconcile(const std::string& key) {
   c.spec = std::move(*spec);
 
   // ---------------------------------------------------------------- source
-  bool pushed = false, due = false;
-  {
-    std::lock_guard lock(mu_);
-    pushed = pushed_.erase(key) > 0;
-    auto it = fetched_at_.find(key);
-    due = it == fetched_at_.end() || Clock::now() - it->second >= c.spec.source.interval;
-  }
   const std::string requested = [&] {
     const json a = md.value("annotations", json::object());
     return a.value(std::string(api::kRequestedAtAnnotation), std::string());
@@ -201,28 +153,16 @@ Outcome Reconciler::reconcile(const std::string& key) {
   c.source = sources_.source(c.spec.source.url);
   Outcome next = Outcome::requeue_after(jitter(c.spec.source.interval));
   std::string latest;
+  bool pushed = false;
   do {
-    if (due || pushed || c.status.latest_commit.empty()) {
-      auto creds = credentials(c);
-      if (!creds) {
-        next = fail_source(c, c.ready_reason, c.ready_message, source_backoff(key));
-        break;
-      }
-      auto f = c.source->fetch(
-          {.creds = *creds, .timeout = opts_.fetch_timeout, .stall_timeout = opts_.stall_timeout});
-      if (!f) {
-        const auto& e = f.error();
-        std::string reason = e.code == git::Code::kAuth            ? "AuthenticationFailed"
-                             : e.code == git::Code::kUntrustedHost ? "UntrustedHost"
-                             : e.code == git::Code::kNotFound      ? "RepositoryNotFound"
-                                                                   : "FetchFailed";
-        next = fail_source(c, reason, "fetching " + c.source->url() + ": " + e.message,
-                           source_backoff(key));
-        break;
-      }
-      std::lock_guard lock(mu_);
-      fetched_at_[key] = Clock::now();
+    auto fetched =
+        tracker_.fetch_if_due(key, c.ns, c.spec.source, *c.source, c.status.latest_commit.empty());
+    if (!fetched) {
+      const auto& f = fetched.error();
+      next = fail_source(c, f.reason, f.message, Outcome::requeue_after(f.retry_after));
+      break;
     }
+    pushed = fetched->pushed;
     auto resolved = c.source->resolve(ref_of(c.spec.source));
     if (!resolved) {
       std::string what = c.spec.source.ref_description();
@@ -259,8 +199,6 @@ Outcome Reconciler::reconcile(const std::string& key) {
       }
     }
     c.source_ok = true;
-    std::lock_guard lock(mu_);
-    source_failures_.erase(key);
   } while (false);
 
   // ------------------------------------------------------------------ runs

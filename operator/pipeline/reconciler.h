@@ -12,8 +12,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "api/types.h"
@@ -21,6 +19,7 @@
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "source.h"
 
 namespace cairn::pipeline {
 
@@ -66,10 +65,6 @@ class Reconciler {
   struct Context;
   Outcome fail_source(Context& c, const std::string& reason, const std::string& message,
                       Outcome outcome);
-  // Exponential backoff for a failing source: 1 s, 2 s, 4 s ... capped at
-  // 5 minutes, so a wrong password or a dead server is retried without a storm.
-  Outcome source_backoff(const std::string& key);
-  std::optional<git::Credentials> credentials(Context& c);
   void advance_run(Context& c, api::RunStatus& run);
   void finish_run(Context& c, api::RunStatus& run);
   void cancel_run(Context& c, api::RunStatus& run, const std::string& why);
@@ -85,10 +80,7 @@ class Reconciler {
   kube::EventRecorder& events_;
   Options opts_;
 
-  std::mutex mu_;
-  std::map<std::string, std::chrono::steady_clock::time_point> fetched_at_;  // guarded by mu_
-  std::set<std::string> pushed_;                                             // guarded by mu_
-  std::map<std::string, int> source_failures_;                               // guarded by mu_
+  source::Tracker tracker_;
 };
 
 }  // namespace cairn::pipeline

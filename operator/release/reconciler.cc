@@ -9,25 +9,19 @@
 #include "log/log.h"
 #include "release/health.h"
 #include "release/render.h"
+#include "source.h"
 #include "status.h"
 
 namespace cairn::release {
 
 using kube::json;
-using Clock = std::chrono::steady_clock;
+using source::now_s;
+using source::ref_of;
+using source::short_sha;
 
 namespace {
 
 const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
-
-std::string now_s() { return kube::rfc3339(std::chrono::system_clock::now()); }
-std::string short_sha(const std::string& s) { return s.substr(0, 8); }
-
-git::Ref ref_of(const api::SourceSpec& s) {
-  if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
-  if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
-  return {git::RefKind::kCommit, s.commit};
-}
 
 // Fields the apiserver owns: ignored when comparing a dry-run apply with
 // the live object to decide whether someone changed it.
@@ -63,19 +57,10 @@ Reconciler::Reconciler(kube::Client& client, kube::Store& releases, kube::Store&
       pipelines_(pipelines),
       sources_(sources),
       events_(events),
-      opts_(opts) {}
+      opts_(opts),
+      tracker_(client, opts_.fetch_timeout, opts_.stall_timeout) {}
 
-void Reconciler::request_fetch(const std::string& key) {
-  std::lock_guard lock(mu_);
-  pushed_.insert(key);
-}
-
-Outcome Reconciler::source_backoff(const std::string& key) {
-  std::lock_guard lock(mu_);
-  int n = std::min(failures_[key]++, 8);
-  return Outcome::requeue_after(std::min<std::chrono::milliseconds>(
-      std::chrono::seconds(1) * (1 << n), std::chrono::minutes(5)));
-}
+void Reconciler::request_fetch(const std::string& key) { tracker_.request(key); }
 
 std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context& c,
                                                                         const std::string& commit) {
@@ -186,7 +171,10 @@ Reconciler::Health Reconciler::health(Context& c) {
 
 Outcome Reconciler::reconcile(const std::string& key) {
   kube::ObjectPtr obj = releases_.get(key);
-  if (!obj) return Outcome::done();
+  if (!obj) {
+    tracker_.forget(key);
+    return Outcome::done();
+  }
   Context c;
   c.key = key;
   c.object = *obj;
@@ -268,50 +256,21 @@ Outcome Reconciler::reconcile(const std::string& key) {
 
   // ---------------------------------------------------------------- source
   c.source = sources_.source(c.spec.source.url);
-  bool due;
-  {
-    std::lock_guard lock(mu_);
-    bool pushed = pushed_.erase(key) > 0;
-    auto it = fetched_at_.find(key);
-    due = pushed || it == fetched_at_.end() || Clock::now() - it->second >= c.spec.source.interval;
-  }
   auto not_ready = [&](const std::string& reason, const std::string& msg, Outcome o) {
     api::set_not_ready(c.status.conditions, reason, msg, c.generation, now_tp);
     events_.warning(c.object, reason, msg);
     return write_status(c, o);
   };
-  if (due) {
-    git::Credentials creds;
-    if (c.spec.source.secret_ref) {
-      auto s = client_.get(kube::res::kSecrets, c.ns, c.spec.source.secret_ref->name);
-      if (!s) {
-        return not_ready("SecretNotFound",
-                         "spec.source.secretRef: Secret " + c.spec.source.secret_ref->name + ": " +
-                             s.error().message,
-                         source_backoff(key));
-      }
-      std::map<std::string, std::string> data;
-      const json d = s->value("data", json::object());
-      for (const auto& [k, v] : d.items()) {
-        if (v.is_string()) data[k] = kube::base64_decode(v.get<std::string>()).value_or("");
-      }
-      creds = git::credentials_from_secret(data);
-    }
-    auto f = c.source->fetch(
-        {.creds = creds, .timeout = opts_.fetch_timeout, .stall_timeout = opts_.stall_timeout});
-    if (!f)
-      return not_ready("FetchFailed", "fetching " + c.source->url() + ": " + f.error().message,
-                       source_backoff(key));
-    std::lock_guard lock(mu_);
-    fetched_at_[key] = Clock::now();
-    failures_.erase(key);
+  if (auto f = tracker_.fetch_if_due(key, c.ns, c.spec.source, *c.source); !f) {
+    return not_ready(f.error().reason, f.error().message,
+                     Outcome::requeue_after(f.error().retry_after));
   }
   auto resolved = c.source->resolve(ref_of(c.spec.source));
   if (!resolved) {
     return not_ready(
         "RefNotFound",
         "spec.source: " + c.spec.source.ref_description() + ": " + resolved.error().message,
-        source_backoff(key));
+        Outcome::requeue_after(c.spec.source.interval));
   }
   std::string desired = *resolved;
   const auto poll = Outcome::requeue_after(c.spec.source.interval);

@@ -12,8 +12,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "api/types.h"
@@ -22,6 +20,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "pipeline/reconciler.h"
+#include "source.h"
 
 namespace cairn::release {
 
@@ -58,7 +57,6 @@ class Reconciler {
   };
   Health health(Context& c);
   Outcome write_status(Context& c, Outcome outcome);
-  Outcome source_backoff(const std::string& key);
 
   kube::Client& client_;
   kube::Store& releases_;
@@ -66,10 +64,7 @@ class Reconciler {
   SourceProvider& sources_;
   kube::EventRecorder& events_;
   Options opts_;
-  std::mutex mu_;
-  std::map<std::string, std::chrono::steady_clock::time_point> fetched_at_;  // guarded by mu_
-  std::set<std::string> pushed_;                                             // guarded by mu_
-  std::map<std::string, int> failures_;                                      // guarded by mu_
+  source::Tracker tracker_;
 };
 
 }  // namespace cairn::release

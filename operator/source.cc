@@ -1,0 +1,102 @@
+#include "source.h"
+
+#include "kube/util.h"
+
+namespace cairn::source {
+
+using Clock = std::chrono::steady_clock;
+using kube::json;
+
+std::string now_s() { return kube::rfc3339(std::chrono::system_clock::now()); }
+
+std::string short_sha(const std::string& commit) { return commit.substr(0, 8); }
+
+git::Ref ref_of(const api::SourceSpec& s) {
+  if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
+  if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
+  return {git::RefKind::kCommit, s.commit};
+}
+
+Tracker::Tracker(kube::Client& client, std::chrono::seconds fetch_timeout,
+                 std::chrono::seconds stall_timeout)
+    : client_(client), fetch_timeout_(fetch_timeout), stall_timeout_(stall_timeout) {}
+
+void Tracker::request(const std::string& key) {
+  std::lock_guard lock(mu_);
+  pushed_.insert(key);
+}
+
+void Tracker::forget(const std::string& key) {
+  std::lock_guard lock(mu_);
+  fetched_at_.erase(key);
+  pushed_.erase(key);
+  failures_.erase(key);
+}
+
+std::chrono::milliseconds Tracker::backoff(const std::string& key) {
+  std::lock_guard lock(mu_);
+  int n = std::min(failures_[key]++, 8);
+  return std::min<std::chrono::milliseconds>(std::chrono::seconds(1) * (1 << n),
+                                             std::chrono::minutes(5));
+}
+
+std::expected<git::Credentials, Failure> Tracker::credentials(const std::string& ns,
+                                                              const api::SourceSpec& spec) {
+  if (!spec.secret_ref) return git::Credentials{};
+  const std::string& name = spec.secret_ref->name;
+  auto s = client_.get(kube::res::kSecrets, ns, name);
+  if (!s) {
+    bool missing = s.error().code == kube::Code::kNotFound;
+    return std::unexpected(
+        Failure{missing ? "SecretNotFound" : "SecretUnreadable",
+                "spec.source.secretRef: Secret " + ns + "/" + name +
+                    (missing ? " does not exist; create it with the git credentials"
+                             : " cannot be read: " + s.error().to_string()),
+                {}});
+  }
+  std::map<std::string, std::string> data;
+  const json secret_data = s->value("data", json::object());
+  for (const auto& [k, v] : secret_data.items()) {
+    if (!v.is_string()) continue;
+    if (auto d = kube::base64_decode(v.get<std::string>())) data[k] = *d;
+  }
+  return git::credentials_from_secret(data);
+}
+
+std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& key,
+                                                             const std::string& ns,
+                                                             const api::SourceSpec& spec,
+                                                             git::Source& source, bool force) {
+  Fetch out;
+  {
+    std::lock_guard lock(mu_);
+    out.pushed = pushed_.erase(key) > 0;
+    auto it = fetched_at_.find(key);
+    bool due = it == fetched_at_.end() || Clock::now() - it->second >= spec.interval;
+    if (!due && !out.pushed && !force) return out;
+  }
+  auto creds = credentials(ns, spec);
+  if (!creds) {
+    Failure f = creds.error();
+    f.retry_after = backoff(key);
+    return std::unexpected(f);
+  }
+  auto r =
+      source.fetch({.creds = *creds, .timeout = fetch_timeout_, .stall_timeout = stall_timeout_});
+  if (!r) {
+    const auto& e = r.error();
+    std::string reason = e.code == git::Code::kAuth            ? "AuthenticationFailed"
+                         : e.code == git::Code::kUntrustedHost ? "UntrustedHost"
+                         : e.code == git::Code::kNotFound      ? "RepositoryNotFound"
+                                                               : "FetchFailed";
+    return std::unexpected(
+        Failure{reason, "fetching " + source.url() + ": " + e.message, backoff(key)});
+  }
+  std::lock_guard lock(mu_);
+  fetched_at_[key] = Clock::now();
+  failures_.erase(key);
+  out.fetched = true;
+  return out;
+}
+
+}  // namespace cairn::source

@@ -1,0 +1,65 @@
+// The git source of a Pipeline or Release: when to fetch it (interval, push
+// requests, backoff after failures), the credentials from its Secret, and
+// what a failure is called in a condition. Shared by both reconcilers.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "api/types.h"
+#include "git/git.h"
+#include "kube/client.h"
+
+namespace cairn::source {
+
+std::string now_s();  // metav1.Time of now
+std::string short_sha(const std::string& commit);
+git::Ref ref_of(const api::SourceSpec& spec);
+
+// Why the source is unusable: a condition reason, a message that names the
+// problem and the fix, and when to look again.
+struct Failure {
+  std::string reason;
+  std::string message;
+  std::chrono::milliseconds retry_after{0};
+};
+
+class Tracker {
+ public:
+  Tracker(kube::Client& client, std::chrono::seconds fetch_timeout,
+          std::chrono::seconds stall_timeout);
+
+  // A push hook named this resource: fetch at its next reconcile.
+  void request(const std::string& key);
+  // The resource is gone.
+  void forget(const std::string& key);
+
+  struct Fetch {
+    bool fetched = false;  // a fetch ran in this call
+    bool pushed = false;   // ... because a push asked for it
+  };
+  // Fetches `source` when the interval has passed since the last fetch, a
+  // push asked for it, or `force`; with the credentials of spec.secretRef
+  // in `ns`. Failures back off 1 s, 2 s, 4 s ... up to 5 minutes.
+  std::expected<Fetch, Failure> fetch_if_due(const std::string& key, const std::string& ns,
+                                             const api::SourceSpec& spec, git::Source& source,
+                                             bool force = false);
+
+ private:
+  std::expected<git::Credentials, Failure> credentials(const std::string& ns,
+                                                       const api::SourceSpec& spec);
+  std::chrono::milliseconds backoff(const std::string& key);
+
+  kube::Client& client_;
+  std::chrono::seconds fetch_timeout_, stall_timeout_;
+  std::mutex mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> fetched_at_;  // guarded by mu_
+  std::set<std::string> pushed_;                                             // guarded by mu_
+  std::map<std::string, int> failures_;                                      // guarded by mu_
+};
+
+}  // namespace cairn::source
