@@ -11,7 +11,7 @@
 #include "kube/util.h"
 #include "log/log.h"
 #include "pipeline/job.h"
-#include "source.h"
+#include "source/source.h"
 #include "status.h"
 
 namespace cairn::pipeline {

@@ -19,7 +19,7 @@
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/informer.h"
-#include "source.h"
+#include "source/source.h"
 
 namespace cairn::pipeline {
 

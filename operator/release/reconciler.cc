@@ -7,14 +7,19 @@
 #include "api/validate.h"
 #include "kube/util.h"
 #include "log/log.h"
+#include "manifest/render.h"
 #include "release/health.h"
-#include "release/render.h"
-#include "source.h"
+#include "source/source.h"
 #include "status.h"
 
 namespace cairn::release {
 
 using kube::json;
+using manifest::identity;
+using manifest::inventory_entry;
+using manifest::is_manifest_file;
+using manifest::render;
+using manifest::RenderInput;
 using source::now_s;
 using source::ref_of;
 using source::short_sha;

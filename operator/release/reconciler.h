@@ -20,7 +20,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "pipeline/reconciler.h"
-#include "source.h"
+#include "source/source.h"
 
 namespace cairn::release {
 

@@ -55,6 +55,7 @@
 #include <cstddef>
 #include <expected>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,9 +63,10 @@
 
 #include "api/types.h"
 #include "git/git.h"
-#include "kube/client.h"
 
-namespace cairn::release {
+namespace cairn::manifest {
+
+using json = nlohmann::json;
 
 inline constexpr int kMaxDepth = 100;                   // nested mappings/sequences
 inline constexpr std::size_t kMaxAliasNodes = 1000000;  // nodes copied for anchors and aliases
@@ -101,7 +103,7 @@ struct RenderError {
 };
 
 struct Rendered {
-  std::vector<kube::json> objects;  // stamped, in apply order
+  std::vector<json> objects;  // stamped, in apply order
 };
 
 // All problems found (at most kMaxErrors, then one summarizing the rest);
@@ -134,13 +136,13 @@ std::string api_group(std::string_view api_version);
 // keeps its identity across API versions: "apps/Deployment/shop/web",
 // "/ConfigMap/shop/settings" (core group), "rbac.authorization.k8s.io/ClusterRole//view"
 // (cluster-scoped). Always four '/'-separated fields.
-std::string identity(const kube::json& obj);
+std::string identity(const json& obj);
 std::string identity(const api::InventoryEntry& entry);
 
 // The inventory entry of a rendered (or live) object.
-api::InventoryEntry inventory_entry(const kube::json& obj);
+api::InventoryEntry inventory_entry(const json& obj);
 
 // Whether a file is read as manifests: *.yaml, *.yml, *.json.
 bool is_manifest_file(std::string_view path);
 
-}  // namespace cairn::release
+}  // namespace cairn::manifest

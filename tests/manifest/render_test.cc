@@ -1,13 +1,13 @@
-#include "release/render.h"
+#include "manifest/render.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-namespace cairn::release {
+namespace cairn::manifest {
 namespace {
 
-using kube::json;
+using json = nlohmann::json;
 
 const char* const kCommit = "0123abcd0123abcd0123abcd0123abcd0123abcd";
 
@@ -899,4 +899,4 @@ TEST(Render, ContainerPortsGetAProtocolInPodTemplates) {
 }
 
 }  // namespace
-}  // namespace cairn::release
+}  // namespace cairn::manifest

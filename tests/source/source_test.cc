@@ -1,4 +1,4 @@
-#include "source.h"
+#include "source/source.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "source.h"
+#include "source/source.h"
 
 #include "kube/util.h"
 
@@ -42,9 +42,15 @@ std::chrono::milliseconds Tracker::backoff(const std::string& key) {
 
 std::expected<git::Credentials, Failure> Tracker::credentials(const std::string& ns,
                                                               const api::SourceSpec& spec) {
+  return read_credentials(client_, ns, spec);
+}
+
+std::expected<git::Credentials, Failure> read_credentials(kube::Client& client,
+                                                          const std::string& ns,
+                                                          const api::SourceSpec& spec) {
   if (!spec.secret_ref) return git::Credentials{};
   const std::string& name = spec.secret_ref->name;
-  auto s = client_.get(kube::res::kSecrets, ns, name);
+  auto s = client.get(kube::res::kSecrets, ns, name);
   if (!s) {
     bool missing = s.error().code == kube::Code::kNotFound;
     return std::unexpected(
@@ -61,6 +67,30 @@ std::expected<git::Credentials, Failure> Tracker::credentials(const std::string&
     if (auto d = kube::base64_decode(v.get<std::string>())) data[k] = *d;
   }
   return git::credentials_from_secret(data);
+}
+
+std::expected<std::vector<std::string>, Failure> read_signers(kube::Client& client,
+                                                              const std::string& ns,
+                                                              const api::SourceSpec& spec) {
+  std::vector<std::string> keys;
+  if (!spec.verify.signers_secret_ref) return keys;
+  const std::string& name = spec.verify.signers_secret_ref->name;
+  auto s = client.get(kube::res::kSecrets, ns, name);
+  if (!s) {
+    bool missing = s.error().code == kube::Code::kNotFound;
+    return std::unexpected(
+        Failure{missing ? "SignersNotFound" : "SignersUnreadable",
+                "spec.source.verify.signersSecretRef: Secret " + ns + "/" + name +
+                    (missing ? " does not exist; create it with the trusted public keys"
+                             : " cannot be read: " + s.error().to_string()),
+                {}});
+  }
+  const json secret_data = s->value("data", json::object());
+  for (const auto& [k, v] : secret_data.items()) {
+    if (!v.is_string()) continue;
+    if (auto d = kube::base64_decode(v.get<std::string>())) keys.push_back(*d);
+  }
+  return keys;
 }
 
 std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& key,

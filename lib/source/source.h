@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
 #include "git/git.h"
@@ -27,6 +28,18 @@ struct Failure {
   std::string message;
   std::chrono::milliseconds retry_after{0};
 };
+
+// The git credentials of spec.secretRef in `ns` (none without one).
+std::expected<git::Credentials, Failure> read_credentials(kube::Client& client,
+                                                          const std::string& ns,
+                                                          const api::SourceSpec& spec);
+
+// Trusted public keys from spec.verify.signersSecretRef in `ns`: every data
+// value of the Secret (each may hold several OpenSSH key lines or armored
+// OpenPGP blocks).
+std::expected<std::vector<std::string>, Failure> read_signers(kube::Client& client,
+                                                              const std::string& ns,
+                                                              const api::SourceSpec& spec);
 
 class Tracker {
  public:

@@ -1,4 +1,4 @@
-#include "release/render.h"
+#include "manifest/render.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
@@ -17,9 +17,9 @@
 
 #include "api/names.h"
 
-namespace cairn::release {
+namespace cairn::manifest {
 
-using kube::json;
+using json = nlohmann::json;
 
 namespace {
 
@@ -890,4 +890,4 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
   return out;
 }
 
-}  // namespace cairn::release
+}  // namespace cairn::manifest

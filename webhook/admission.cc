@@ -1,0 +1,135 @@
+#include "webhook/admission.h"
+
+namespace cairn::webhook {
+
+namespace {
+
+// Reads a string field; absent and null are empty, any other type an error.
+bool str(const json& obj, const char* key, std::string& out, std::string& err, const char* where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return true;
+  if (!it->is_string()) {
+    err = std::string(where) + "." + key + " must be a string";
+    return false;
+  }
+  out = it->get<std::string>();
+  return true;
+}
+
+std::string printable(std::string s, size_t max) {
+  for (char& c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) c = ' ';
+  }
+  if (s.size() > max) {
+    s.resize(max - 3);
+    // do not cut a UTF-8 sequence in half
+    while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
+    if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
+    s += "...";
+  }
+  return s;
+}
+
+}  // namespace
+
+std::expected<Review, std::string> parse_review(std::string_view body) {
+  if (body.empty()) return std::unexpected("empty body: expected an AdmissionReview");
+  if (body.size() > kMaxReviewBytes)
+    return std::unexpected("body larger than " + std::to_string(kMaxReviewBytes) + " bytes");
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded())
+    return std::unexpected("body is not valid JSON (truncated?): expected an AdmissionReview");
+  if (!doc.is_object()) return std::unexpected("body is not a JSON object");
+  Review r;
+  std::string err, kind;
+  if (!str(doc, "apiVersion", r.api_version, err, "") || !str(doc, "kind", kind, err, ""))
+    return std::unexpected(err.substr(1));
+  if (kind != "AdmissionReview")
+    return std::unexpected("kind is \"" + printable(kind, 60) + "\", expected AdmissionReview");
+  if (r.api_version != "admission.k8s.io/v1" && r.api_version != "admission.k8s.io/v1beta1")
+    return std::unexpected("apiVersion \"" + printable(r.api_version, 60) +
+                           "\" is not admission.k8s.io/v1 or v1beta1");
+  auto req_it = doc.find("request");
+  if (req_it == doc.end() || !req_it->is_object())
+    return std::unexpected("request is missing or not an object");
+  const json& req = *req_it;
+  if (!str(req, "uid", r.uid, err, "request") || !str(req, "namespace", r.ns, err, "request") ||
+      !str(req, "name", r.name, err, "request") ||
+      !str(req, "operation", r.operation, err, "request") ||
+      !str(req, "subResource", r.sub_resource, err, "request"))
+    return std::unexpected(err);
+  if (r.uid.empty()) return std::unexpected("request.uid is missing");
+  if (r.operation != "CREATE" && r.operation != "UPDATE" && r.operation != "DELETE" &&
+      r.operation != "CONNECT")
+    return std::unexpected("request.operation \"" + printable(r.operation, 30) +
+                           "\" is not CREATE, UPDATE, DELETE or CONNECT");
+
+  auto gvk = req.find("kind");
+  if (gvk == req.end() || !gvk->is_object()) return std::unexpected("request.kind is missing");
+  if (!str(*gvk, "group", r.group, err, "request.kind") ||
+      !str(*gvk, "version", r.version, err, "request.kind") ||
+      !str(*gvk, "kind", r.kind, err, "request.kind"))
+    return std::unexpected(err);
+  if (r.kind.empty()) return std::unexpected("request.kind.kind is missing");
+  if (auto res = req.find("resource"); res != req.end() && !res->is_null()) {
+    if (!res->is_object()) return std::unexpected("request.resource must be an object");
+    if (!str(*res, "resource", r.resource, err, "request.resource") ||
+        !str(*res, "group", r.resource_group, err, "request.resource"))
+      return std::unexpected(err);
+  }
+
+  if (auto ui = req.find("userInfo"); ui != req.end() && !ui->is_null()) {
+    if (!ui->is_object()) return std::unexpected("request.userInfo must be an object");
+    if (!str(*ui, "username", r.username, err, "request.userInfo")) return std::unexpected(err);
+    if (auto g = ui->find("groups"); g != ui->end() && !g->is_null()) {
+      if (!g->is_array()) return std::unexpected("request.userInfo.groups must be a list");
+      for (const auto& v : *g) {
+        if (!v.is_string())
+          return std::unexpected("request.userInfo.groups must be a list of strings");
+        r.groups.push_back(v.get<std::string>());
+      }
+    }
+  }
+  for (const char* key : {"object", "oldObject"}) {
+    auto it = req.find(key);
+    if (it == req.end() || it->is_null()) continue;
+    if (!it->is_object())
+      return std::unexpected(std::string("request.") + key + " must be an object");
+    if (auto md = it->find("metadata"); md != it->end() && !md->is_null() && !md->is_object())
+      return std::unexpected(std::string("request.") + key + ".metadata must be an object");
+    (std::string_view(key) == "object" ? r.object : r.old_object) = std::move(*it);
+  }
+  if (auto d = req.find("dryRun"); d != req.end() && !d->is_null()) {
+    if (!d->is_boolean()) return std::unexpected("request.dryRun must be a boolean");
+    r.dry_run = d->get<bool>();
+  }
+  if ((r.operation == "CREATE" || r.operation == "UPDATE") && r.object.is_null())
+    return std::unexpected("request.object is missing for " + r.operation);
+  return r;
+}
+
+std::string answer(const Review& review, const Verdict& v) {
+  json resp = {{"uid", review.uid}, {"allowed", v.allowed}};
+  if (!v.allowed) {
+    resp["status"] = {{"code", v.code}, {"reason", v.reason}, {"message", v.message}};
+  }
+  if (!v.warnings.empty()) {
+    json w = json::array();
+    size_t total = 0;
+    for (const auto& s : v.warnings) {
+      std::string p = printable(s, 256);
+      if (total + p.size() > 4096) break;
+      total += p.size();
+      w.push_back(std::move(p));
+    }
+    resp["warnings"] = std::move(w);
+  }
+  json out = {
+      {"apiVersion", review.api_version.empty() ? "admission.k8s.io/v1" : review.api_version},
+      {"kind", "AdmissionReview"},
+      {"response", std::move(resp)}};
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace cairn::webhook
