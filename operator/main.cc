@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "api/duration.h"
 #include "api/names.h"
 #include "api/types.h"
 #include "git/git.h"
@@ -45,6 +46,8 @@ Flags:
   --push-secret NS/NAME       Secret whose key `token` is the push hooks' shared secret
   --git-cache-dir DIR         bare mirrors of the repositories (default /tmp/cairn-git-cache)
   --checkout-image IMAGE      image of the checkout init container (default alpine/git:2.43.0)
+  --break-glass-ttl DURATION  how long a break-glass change stays before git is put back
+                              (default 1h)
   --leader-elect              run only while holding the Lease (for 2+ replicas)
   --leader-election-namespace NS  (default: the --namespace, else default)
   --leader-election-id NAME   Lease name (default cairn-operator)
@@ -59,6 +62,7 @@ struct Flags {
                               checkout_image = "alpine/git:2.43.0", le_ns, le_id = "cairn-operator";
   int workers = 4;
   bool leader_elect = false;
+  std::chrono::milliseconds break_glass_ttl = std::chrono::hours(1);
 };
 
 std::pair<std::string, int> split_addr(const std::string& a) {
@@ -157,6 +161,13 @@ int main(int argc, char** argv) {
       f.git_cache = val();
     } else if (a == "--checkout-image") {
       f.checkout_image = val();
+    } else if (a == "--break-glass-ttl") {
+      auto d = api::parse_duration(val());
+      if (!d || d->count() <= 0) {
+        std::cerr << "cairn-operator: --break-glass-ttl must be a duration such as 30m or 1h\n";
+        return 2;
+      }
+      f.break_glass_ttl = *d;
     } else if (a == "--leader-elect") {
       f.leader_elect = true;
     } else if (a == "--leader-election-namespace") {
@@ -283,7 +294,7 @@ int main(int argc, char** argv) {
     managed_informers.push_back(std::move(inf));
   }
   release::Reconciler release_reconciler(client, releases.store(), pipelines.store(), sources,
-                                         events);
+                                         events, {.break_glass_ttl = f.break_glass_ttl});
   // A Pipeline's run finishing may open a Release's gate.
   pipelines.add_handlers({.on_update = [&](const kube::ObjectPtr&, const kube::ObjectPtr& b) {
     for (const auto& r : releases.store().by_index(kube::Store::kByNamespace,

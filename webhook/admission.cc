@@ -113,6 +113,18 @@ std::string answer(const Review& review, const Verdict& v) {
   json resp = {{"uid", review.uid}, {"allowed", v.allowed}};
   if (!v.allowed) {
     resp["status"] = {{"code", v.code}, {"reason", v.reason}, {"message", v.message}};
+    if (!v.causes.empty()) {
+      json causes = json::array();
+      for (const auto& c : v.causes)
+        causes.push_back(
+            {{"reason", "FieldValueInvalid"}, {"field", c.field}, {"message", c.message}});
+      std::string group = review.group;
+      resp["status"]["details"] = {
+          {"name", review.name},
+          {"group", group},
+          {"kind", review.resource.empty() ? review.kind : review.resource},
+          {"causes", std::move(causes)}};
+    }
   }
   if (!v.warnings.empty()) {
     json w = json::array();

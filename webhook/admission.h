@@ -39,11 +39,18 @@ inline constexpr size_t kMaxReviewBytes = 7u << 20;
 
 std::expected<Review, std::string> parse_review(std::string_view body);
 
+struct Cause {
+  std::string field;  // "spec.steps[1].after[0]"
+  std::string message;
+};
+
 struct Verdict {
   bool allowed = true;
-  int code = 200;       // status.code when denied (403)
-  std::string reason;   // status.reason when denied ("Forbidden")
+  int code = 200;       // status.code when denied (403, or 422 for an invalid spec)
+  std::string reason;   // status.reason when denied ("Forbidden", "Invalid")
   std::string message;  // status.message when denied
+  // status.details.causes: kubectl lists them for an Invalid denial.
+  std::vector<Cause> causes;
   std::vector<std::string> warnings;
 };
 

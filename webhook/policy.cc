@@ -584,8 +584,10 @@ Decision Policy::validate_spec(const Review& r) {
   }
   if (errors.empty()) return d;
   std::string msg;
-  for (size_t i = 0; i < errors.size() && i < 20; ++i)
+  for (size_t i = 0; i < errors.size() && i < 20; ++i) {
     msg += (i ? "; " : "") + errors[i].to_string();
+    d.verdict.causes.push_back({errors[i].field, errors[i].message});
+  }
   if (errors.size() > 20) msg += "; and " + std::to_string(errors.size() - 20) + " more";
   d.verdict.allowed = false;
   d.verdict.code = 422;

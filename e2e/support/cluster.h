@@ -66,6 +66,8 @@ struct Pem {
 };
 Pem issue_client_cert(const Pem& ca, const std::string& cn, const std::string& org,
                       std::chrono::seconds from, std::chrono::seconds to);
+// A serving certificate for an IP address (subjectAltName IP:...), signed by `ca`.
+Pem issue_server_cert(const Pem& ca, const std::string& ip);
 // A self-signed CA that the cluster does not know.
 Pem self_signed_ca(const std::string& cn);
 

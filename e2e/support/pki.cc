@@ -143,4 +143,28 @@ Pem issue_client_cert(const Pem& ca, const std::string& cn, const std::string& o
   return out;
 }
 
+Pem issue_server_cert(const Pem& ca, const std::string& ip) {
+  BIO* cb = BIO_new_mem_buf(ca.cert.data(), static_cast<int>(ca.cert.size()));
+  X509* ca_cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+  BIO_free(cb);
+  BIO* kb = BIO_new_mem_buf(ca.key.data(), static_cast<int>(ca.key.size()));
+  EVP_PKEY* ca_key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+  BIO_free(kb);
+  if (!ca_cert || !ca_key) throw std::runtime_error("cannot read the CA");
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = base_cert(key, ip, "", -60, 86400);
+  X509_set_issuer_name(x, X509_get_subject_name(ca_cert));
+  add_ext(x, ca_cert, NID_basic_constraints, "critical,CA:FALSE");
+  add_ext(x, ca_cert, NID_key_usage, "critical,digitalSignature");
+  add_ext(x, ca_cert, NID_ext_key_usage, "serverAuth");
+  add_ext(x, ca_cert, NID_subject_alt_name, ("IP:" + ip).c_str());
+  X509_sign(x, ca_key, EVP_sha256());
+  Pem out{pem_of(x), pem_of(key)};
+  X509_free(x);
+  EVP_PKEY_free(key);
+  X509_free(ca_cert);
+  EVP_PKEY_free(ca_key);
+  return out;
+}
+
 }  // namespace cairn::e2e

@@ -41,6 +41,26 @@ json comparable(json o) {
   return o;
 }
 
+// When the cairn.dev/break-glass annotation was last written: the time of
+// the managedFields entry that owns it (nullopt without the annotation).
+std::optional<std::chrono::system_clock::time_point> break_glass_since(const json& live) {
+  const json md = live.value("metadata", json::object());
+  const std::string key(api::kBreakGlassAnnotation);
+  if (md.value("annotations", json::object()).value(key, "").empty()) return std::nullopt;
+  std::optional<std::chrono::system_clock::time_point> since;
+  for (const auto& e : md.value("managedFields", json::array())) {
+    const json fields = e.value("fieldsV1", json::object());
+    const json ann =
+        fields.value("f:metadata", json::object()).value("f:annotations", json::object());
+    if (!ann.contains("f:" + key)) continue;
+    if (auto t = kube::parse_rfc3339(e.value("time", ""))) {
+      if (!since || *t > *since) since = *t;
+    }
+  }
+  // Without managedFields to say when, the hold starts now.
+  return since ? since : std::chrono::system_clock::now();
+}
+
 }  // namespace
 
 struct Reconciler::Context {
@@ -51,6 +71,10 @@ struct Reconciler::Context {
   api::ReleaseSpec spec;
   api::ReleaseStatus status;
   std::shared_ptr<git::Source> source;
+  // Objects changed by break-glass and not yet restored: "Kind name", and
+  // how long until the first hold ends.
+  std::vector<std::string> held;
+  std::optional<std::chrono::milliseconds> hold_ends_in;
 };
 
 const kube::ApiResource& Reconciler::resource() { return kReleases; }
@@ -90,7 +114,7 @@ std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context&
   return std::move(out->objects);
 }
 
-std::optional<std::string> Reconciler::apply_all(Context& /*c*/, const std::vector<json>& objects,
+std::optional<std::string> Reconciler::apply_all(Context& c, const std::vector<json>& objects,
                                                  bool* drift, bool dry_run_only) {
   for (const auto& obj : objects) {
     const json md = obj.value("metadata", json::object());
@@ -100,17 +124,36 @@ std::optional<std::string> Reconciler::apply_all(Context& /*c*/, const std::vect
     auto r = client_.resource_of(obj);
     if (!r) return where + ": " + r.error().message;
     std::string ns = md.value("namespace", "");
+    bool clear_break_glass = false;
     if (drift) {
       // Would applying change anything? A dry run answers without writing.
       auto live = client_.get(*r, ns, md.value("name", ""));
       auto would = client_.apply(*r, ns, obj, true, {}, {.dry_run = true});
       if (!would) return where + ": " + would.error().to_string();
       if (live && comparable(*live) == comparable(*would)) continue;
+      // A break-glass change is left alone until its time is up.
+      if (auto since = live ? break_glass_since(*live) : std::nullopt) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            *since + opts_.break_glass_ttl - std::chrono::system_clock::now());
+        if (left.count() > 0) {
+          c.held.push_back(obj.value("kind", "") + " " + md.value("name", ""));
+          if (!c.hold_ends_in || left < *c.hold_ends_in) c.hold_ends_in = left;
+          continue;
+        }
+        clear_break_glass = true;
+      }
       *drift = true;
       if (dry_run_only) continue;
     }
     auto applied = client_.apply(*r, ns, obj, true);
     if (!applied) return where + ": the apiserver refused it: " + applied.error().to_string();
+    if (clear_break_glass) {
+      // Git is back: the emergency is over.
+      json patch = {
+          {"metadata", {{"annotations", {{std::string(api::kBreakGlassAnnotation), nullptr}}}}}};
+      auto p = client_.patch(*r, ns, md.value("name", ""), kube::PatchType::kMerge, patch);
+      if (!p) return where + ": removing the break-glass annotation: " + p.error().to_string();
+    }
   }
   return std::nullopt;
 }
@@ -468,6 +511,21 @@ Outcome Reconciler::reconcile(const std::string& key) {
   if (!cur) return write_status(c, poll);
   bool drift = false;
   auto err = apply_all(c, *cur, &drift, !c.spec.self_heal);
+  if (!c.held.empty()) {
+    std::string what;
+    for (const auto& h : c.held) what += (what.empty() ? "" : ", ") + h;
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(*c.hold_ends_in).count() + 1;
+    events_.warning(c.object, "BreakGlass",
+                    what + " changed outside git by break-glass; git is restored in " +
+                        std::to_string(secs) + "s");
+    api::set_not_ready(c.status.conditions, "BreakGlass",
+                       what + " differs from commit " + short_sha(c.status.current_commit) +
+                           " by break-glass; git is restored in " + std::to_string(secs) + "s",
+                       c.generation, now_tp);
+    return write_status(
+        c, Outcome::requeue_after(std::min<std::chrono::milliseconds>(
+               *c.hold_ends_in + std::chrono::milliseconds(200), c.spec.source.interval)));
+  }
   if (drift) {
     if (c.spec.self_heal) {
       events_.normal(

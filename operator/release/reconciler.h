@@ -32,6 +32,9 @@ struct Options {
   std::chrono::seconds stall_timeout{30};
   // How often a rollout in progress is looked at again.
   std::chrono::milliseconds progress_poll{1000};
+  // How long a change admitted by break-glass (an object carrying
+  // cairn.dev/break-glass) stays before git is put back.
+  std::chrono::milliseconds break_glass_ttl = std::chrono::hours(1);
 };
 
 class Reconciler {

@@ -1,0 +1,56 @@
+// The admission webhook as a child process of a test, with a serving
+// certificate of its own, registered with the real apiserver through a
+// ValidatingWebhookConfiguration; and kubeconfigs for other identities (the
+// operator runs as its own user, so that "DELETE only by the operator" means
+// something).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "kube/client.h"
+
+namespace cairn::e2e {
+
+class WebhookProcess {
+ public:
+  // Extra flags are appended to the defaults (--operator-users cairn-operator,
+  // --namespace cairn-system, its own git cache).
+  explicit WebhookProcess(std::vector<std::string> extra = {});
+  ~WebhookProcess();  // unregisters, then stops
+  void start();
+  void kill9();
+  void stop();
+  int port() const { return port_; }
+  // GET /metrics (Prometheus text format).
+  std::string metrics() const;
+  std::string log_tail(size_t bytes = 4000) const;
+
+  // Creates the ValidatingWebhookConfiguration `name` as the chart does:
+  // /validate for the governed kinds and /validate-cairn for Pipelines and
+  // Releases, in namespaces labelled cairn.dev/enforce=deny|warn|audit,
+  // failurePolicy Fail, sideEffects None, timeoutSeconds 5, matchPolicy
+  // Equivalent, scale subresources included. Returns once the apiserver
+  // calls the webhook (a dry-run create in `probe_ns` reaches it).
+  void register_with_apiserver(const std::string& name, const std::string& probe_ns);
+  static kube::json configuration(const std::string& name, const std::string& base_url,
+                                  const std::string& ca_pem);
+
+ private:
+  std::vector<std::string> extra_;
+  std::string dir_, log_, cert_, key_, ca_pem_, registered_;
+  int port_, probe_port_;
+  pid_t pid_ = -1;
+};
+
+// A kubeconfig file for user `cn` (groups `org`) with a client certificate
+// from the cluster's CA; the path is returned.
+std::string kubeconfig_for(const std::string& cn, const std::string& org);
+
+// Runs kubectl (the cluster's own) with the args; returns exit status and
+// stdout+stderr together (kubectl prints warnings and errors on stderr).
+std::pair<int, std::string> kubectl(const std::string& args, const std::string& stdin_text = "");
+
+}  // namespace cairn::e2e
