@@ -5,7 +5,8 @@
 # directory is still alive afterwards.
 #
 # Environment (set by e2e/CMakeLists.txt): CAIRN_STATE_DIR, CAIRN_GIT_STATE,
-# CAIRN_NODE_SIM. The git server's ports (CAIRN_GIT_DAEMON_PORT,
+# CAIRN_PROM_STATE, CAIRN_NODE_SIM. Prometheus listens on
+# CAIRN_PROMETHEUS_PORT (default 19091). The git server's ports (CAIRN_GIT_DAEMON_PORT,
 # CAIRN_GIT_HTTPS_PORT) keep hack/git-server.sh's defaults unless set.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -17,6 +18,7 @@ export CAIRN_APISERVER_PORT=${CAIRN_APISERVER_PORT:-16443}
 export CAIRN_ETCD_PORT=${CAIRN_ETCD_PORT:-12379}
 export CAIRN_ETCD_PEER_PORT=${CAIRN_ETCD_PEER_PORT:-12380}
 export CAIRN_KCM_PORT=${CAIRN_KCM_PORT:-11257}
+export CAIRN_PROMETHEUS_PORT=${CAIRN_PROMETHEUS_PORT:-19091}
 
 case ${1:-} in
   up)
@@ -27,8 +29,11 @@ case ${1:-} in
     # Cairn's CRDs, and the real git server the Pipeline and Release tests use.
     "$state/bin/kubectl" --kubeconfig "$state/kubeconfig" apply -f "$repo/crds/"
     "$repo/hack/git-server.sh" start
+    # The real Prometheus that Release analysis queries and that scrapes Cairn.
+    "$repo/hack/prometheus.sh" start
     ;;
   down)
+    "$repo/hack/prometheus.sh" stop || true
     "$repo/hack/git-server.sh" stop || true
     "$repo/hack/down.sh"
     "$repo/hack/down.sh"

@@ -3,8 +3,13 @@
 // ready (or not, when the manifest asks it to).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "http/server.h"
 #include "kube/util.h"
 #include "support/cluster.h"
 #include "support/operator.h"
@@ -401,6 +406,100 @@ TEST(Release, SuspendAndDependsOn) {
       60s);
   ASSERT_TRUE(up) << up.error().to_string() << "\n" << op.log_tail();
   EXPECT_TRUE(client().get(res::kConfigMaps, ns.name(), "db"));
+}
+
+// The value of an instant query, as the real Prometheus answers it now.
+std::optional<double> prometheus_value(const std::string& query) {
+  auto [rc, out] = sh("curl -fsS --get " + prom_env("CAIRN_PROMETHEUS_URL") +
+                      "/api/v1/query --data-urlencode 'query=" + query + "'");
+  if (rc != 0) return std::nullopt;
+  json doc = json::parse(out, nullptr, false);
+  if (doc.is_discarded()) return std::nullopt;
+  const json r = doc.value("data", json::object()).value("result", json::array());
+  if (r.size() != 1) return std::nullopt;
+  return std::stod(r[0]["value"][1].get<std::string>());
+}
+
+// Waits (following Prometheus, not sleeping blindly) until the query returns `want`.
+bool wait_prometheus(const std::string& query, double want) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (prometheus_value(query) == want) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+TEST(Release, AnalysisOverThresholdRollsBack) {
+  TestNamespace ns("e2e-analysis");
+  // The application's error ratio, served to the real Prometheus from here.
+  std::atomic<double> ratio{0};
+  auto server = http::Server::start(
+      {.address = "127.0.0.1", .port = 0, .threads = 1}, [&](const http::Request&) {
+        std::ostringstream m;
+        m << "cairn_e2e_error_ratio{release=\"" << ns.name() << "\"} " << ratio.load() << "\n";
+        return http::Response{200, "text/plain; version=0.0.4", m.str(), {}};
+      });
+  ASSERT_TRUE(server) << server.error();
+  const std::string targets = prom_env("CAIRN_PROMETHEUS_TARGETS");
+  ASSERT_FALSE(targets.empty()) << "no Prometheus in the e2e fixture";
+  const std::string target_file = targets + "/" + ns.name() + ".json";
+  std::ofstream(target_file) << R"([{"targets":["127.0.0.1:)" << (*server)->port() << R"("]}])";
+  struct Cleanup {
+    std::string f;
+    ~Cleanup() { std::filesystem::remove(f); }
+  } cleanup{target_file};
+  const std::string query = "max(cairn_e2e_error_ratio{release=\"" + ns.name() + "\"})";
+  ASSERT_TRUE(wait_prometheus(query, 0)) << "Prometheus never scraped the test's target";
+
+  GitRepo repo("analysis-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", false)}}, "A");
+  OperatorProcess op(ns.name());
+  json rel = yaml(R"(
+apiVersion: cairn.dev/v1alpha1
+kind: Release
+metadata: {name: web}
+spec:
+  source: {url: ")" +
+                  repo.git_url() + R"(", branch: main, interval: 10s}
+  path: deploy
+  rollout:
+    progressDeadline: 30s
+    analysis:
+      prometheus: ")" +
+                  prom_env("CAIRN_PROMETHEUS_URL") + R"("
+      query: ')" + query +
+                  R"('
+      threshold: 0.1
+      interval: 1s
+      count: 3
+)");
+  // (the test's yaml() reads 0.1 as a string; a Release written by hand
+  // goes through kubectl, which reads it as a number)
+  rel["spec"]["rollout"]["analysis"]["threshold"] = 0.1;
+  auto created = client().create(kReleases, ns.name(), rel);
+  ASSERT_TRUE(created) << created.error().to_string();
+  auto ra = wait_release(ns.name(), a, "Deployed");
+  ASSERT_TRUE(ra) << ra.error().to_string() << "\n" << op.log_tail();
+  EXPECT_EQ((*ra)["status"]["analysis"].value("commit", ""), a);
+  EXPECT_EQ((*ra)["status"]["analysis"].value("passed", 0), 3);
+
+  // The next commit's errors cross the threshold once it is healthy.
+  ratio = 0.5;
+  ASSERT_TRUE(wait_prometheus(query, 0.5));
+  std::string b = repo.commit({{"deploy/app.yaml", app_yaml("web:2", false)}}, "B: bad");
+  auto rb = wait_release(ns.name(), b, "RolledBack");
+  ASSERT_TRUE(rb) << rb.error().to_string() << "\n" << op.log_tail();
+  EXPECT_EQ((*rb)["status"].value("currentCommit", ""), a);
+  const json top = (*rb)["status"]["history"][0];
+  EXPECT_EQ(top.value("commit", ""), b);
+  EXPECT_EQ(top.value("result", ""), "RolledBack");
+  EXPECT_NE(top.value("reason", "").find("returned 0.5, above the threshold 0.1"),
+            std::string::npos)
+      << top.dump();
+  auto d = client().get(res::kDeployments, ns.name(), "web");
+  ASSERT_TRUE(d);
+  EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:1");
 }
 
 }  // namespace

@@ -20,6 +20,30 @@ namespace cairn::e2e {
 
 namespace fs = std::filesystem;
 
+namespace {
+std::string env_file_value(const char* state_var, const std::string& suffix,
+                           const std::string& file, const std::string& key) {
+  const char* state = std::getenv(state_var);
+  std::string dir = state ? state : "";
+  if (dir.empty()) {
+    const char* kc = std::getenv("KUBECONFIG");
+    std::string k = kc ? kc : "";
+    dir = k.substr(0, k.rfind('/')) + suffix;
+  }
+  std::ifstream in(dir + "/" + file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  }
+  return {};
+}
+}  // namespace
+
+std::string prom_env(const std::string& key) {
+  // <cluster state>-prom (see e2e/CMakeLists.txt).
+  return env_file_value("CAIRN_PROM_STATE", "-prom", "prom.env", key);
+}
+
 std::string git_env(const std::string& key) {
   // The fixture keeps the git server's state beside the cluster's:
   // <cluster state>-git (see e2e/CMakeLists.txt).

@@ -54,5 +54,8 @@ class GitRepo {
 
 // KEY=VALUE from <git state>/git.env (CAIRN_GIT_CA, CAIRN_GIT_USER, ...).
 std::string git_env(const std::string& key);
+// KEY=VALUE from <prometheus state>/prom.env (CAIRN_PROMETHEUS_URL,
+// CAIRN_PROMETHEUS_TARGETS) written by hack/prometheus.sh.
+std::string prom_env(const std::string& key);
 
 }  // namespace cairn::e2e

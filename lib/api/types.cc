@@ -263,6 +263,15 @@ void to_json(json& j, const ReleaseStatus& v) {
   put(j, "pinnedWhileHeadWas", v.pinned_while_head_was);
   put_list(j, "inventory", v.inventory);
   put_list(j, "history", v.history);
+  if (v.analysis) {
+    json a = json::object();
+    put(a, "commit", v.analysis->commit);
+    if (v.analysis->passed) a["passed"] = v.analysis->passed;
+    if (v.analysis->errors) a["errors"] = v.analysis->errors;
+    put(a, "lastQueryAt", v.analysis->last_query_at);
+    put(a, "lastValue", v.analysis->last_value);
+    j["analysis"] = std::move(a);
+  }
 }
 
 // ---- status parsing ----
@@ -386,6 +395,14 @@ std::expected<ReleaseStatus, std::vector<FieldError>> parse_release_status(const
   s.last_handled_rollback_to = str(o, "lastHandledRollbackTo");
   s.pinned_commit = str(o, "pinnedCommit");
   s.pinned_while_head_was = str(o, "pinnedWhileHeadWas");
+  if (o.get("analysis") && o.get("analysis")->is_object()) {
+    Object a = o.object("analysis");
+    s.analysis = AnalysisStatus{.commit = str(a, "commit"),
+                                .passed = small_int(a, "passed"),
+                                .errors = small_int(a, "errors"),
+                                .last_query_at = str(a, "lastQueryAt"),
+                                .last_value = str(a, "lastValue")};
+  }
   each_object(o, "inventory", [&](const Object& i) {
     s.inventory.push_back(
         {str(i, "apiVersion"), str(i, "kind"), str(i, "namespace"), str(i, "name")});

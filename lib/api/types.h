@@ -247,6 +247,16 @@ struct HistoryEntry {
   bool operator==(const HistoryEntry&) const = default;
 };
 
+// Progress of the analysis (spec.rollout.analysis) of one commit.
+struct AnalysisStatus {
+  std::string commit;
+  int passed = 0;  // queries at or under the threshold so far
+  int errors = 0;  // consecutive queries that returned no value
+  std::string last_query_at;
+  std::string last_value;  // as Prometheus returned it
+  bool operator==(const AnalysisStatus&) const = default;
+};
+
 struct ReleaseStatus {
   std::int64_t observed_generation = 0;
   std::vector<Condition> conditions;
@@ -259,6 +269,7 @@ struct ReleaseStatus {
   std::string pinned_while_head_was;     // ...the tracked ref still points here
   std::vector<InventoryEntry> inventory;
   std::vector<HistoryEntry> history;
+  std::optional<AnalysisStatus> analysis;
   bool operator==(const ReleaseStatus&) const = default;
 };
 

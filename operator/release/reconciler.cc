@@ -1,6 +1,7 @@
 #include "release/reconciler.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "api/conditions.h"
 #include "api/names.h"
@@ -8,6 +9,7 @@
 #include "kube/util.h"
 #include "log/log.h"
 #include "manifest/render.h"
+#include "release/analysis.h"
 #include "release/health.h"
 #include "source/source.h"
 #include "status.h"
@@ -449,6 +451,55 @@ Outcome Reconciler::reconcile(const std::string& key) {
     api::HistoryEntry& top = c.status.history.front();
     auto started = kube::parse_rfc3339(top.started_at);
     bool deadline = started && now_tp - *started > c.spec.rollout.progress_deadline;
+    if (h.healthy && c.spec.rollout.analysis) {
+      // Healthy is not enough: ask Prometheus `count` times, `interval` apart.
+      const api::AnalysisSpec& an = *c.spec.rollout.analysis;
+      auto& st = c.status.analysis;
+      if (!st || st->commit != attempted) st = api::AnalysisStatus{.commit = attempted};
+      auto progress = [&](const std::string& note) {
+        api::set_reconciling(c.status.conditions, "Analyzing",
+                             "commit " + short_sha(attempted) + " is healthy; analysis " +
+                                 std::to_string(st->passed) + "/" + std::to_string(an.count) +
+                                 " passed" + note,
+                             c.generation, now_tp);
+      };
+      if (st->passed < an.count) {
+        auto last = kube::parse_rfc3339(st->last_query_at);
+        if (last && now_tp - *last < an.interval) {
+          progress("");
+          return write_status(
+              c, Outcome::requeue_after(std::chrono::duration_cast<std::chrono::milliseconds>(
+                     an.interval - (now_tp - *last))));
+        }
+        auto q = query_prometheus(an.prometheus, an.query, std::chrono::seconds(10));
+        st->last_query_at = now_s();
+        if (!q) {
+          if (++st->errors < 3) {
+            events_.warning(c.object, "AnalysisError",
+                            "commit " + short_sha(attempted) + ": " + q.error());
+            progress("; the last query failed (" + std::to_string(st->errors) +
+                     "/3): " + q.error());
+            return write_status(c, Outcome::requeue_after(an.interval));
+          }
+          h = {.healthy = false, .failed = true, .message = "analysis failed: " + q.error()};
+        } else {
+          st->errors = 0;
+          st->last_value = q->text;
+          if (q->value > an.threshold) {
+            std::ostringstream t;
+            t << an.threshold;
+            h = {.healthy = false,
+                 .failed = true,
+                 .message = "analysis: the query returned " + q->text + ", above the threshold " +
+                            t.str() + " (query " + std::to_string(st->passed + 1) + " of " +
+                            std::to_string(an.count) + ")"};
+          } else if (++st->passed < an.count) {
+            progress("");
+            return write_status(c, Outcome::requeue_after(an.interval));
+          }
+        }
+      }
+    }
     if (h.healthy) {
       top.finished_at = now_s();
       top.result = api::HistoryResult::kDeployed;
