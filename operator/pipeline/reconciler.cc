@@ -174,19 +174,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
     latest = *resolved;
     if (c.spec.source.verify.mode == api::VerifyMode::kHead) {
-      std::vector<std::string> keys;
-      if (c.spec.source.verify.signers_secret_ref) {
-        auto s =
-            client_.get(kube::res::kSecrets, c.ns, c.spec.source.verify.signers_secret_ref->name);
-        if (s) {
-          const json signers = s->value("data", json::object());
-          for (const auto& [k, v] : signers.items()) {
-            if (!v.is_string()) continue;
-            if (auto d = kube::base64_decode(v.get<std::string>())) keys.push_back(*d);
-          }
-        }
-      }
-      auto v = c.source->verify_signature(latest, keys);
+      auto keys = source::read_signers(client_, c.ns, c.spec.source);
+      auto v = c.source->verify_signature(latest, keys.value_or(std::vector<std::string>{}));
       if (!v || v->status != git::SignatureStatus::kValid) {
         next = fail_source(c, "SignatureVerificationFailed",
                            "commit " + latest +

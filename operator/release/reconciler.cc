@@ -1,7 +1,10 @@
 #include "release/reconciler.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "api/conditions.h"
 #include "api/names.h"
@@ -118,7 +121,9 @@ std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context&
 
 std::optional<std::string> Reconciler::apply_all(Context& c, const std::vector<json>& objects,
                                                  bool* drift, bool dry_run_only) {
-  for (const auto& obj : objects) {
+  std::mutex mu;  // guards c.held, c.hold_ends_in and any_drift
+  bool any_drift = false;
+  auto one = [&](const json& obj) -> std::optional<std::string> {
     const json md = obj.value("metadata", json::object());
     std::string where =
         md.value("annotations", json::object()).value(std::string(api::kPathAnnotation), "") +
@@ -132,20 +137,24 @@ std::optional<std::string> Reconciler::apply_all(Context& c, const std::vector<j
       auto live = client_.get(*r, ns, md.value("name", ""));
       auto would = client_.apply(*r, ns, obj, true, {}, {.dry_run = true});
       if (!would) return where + ": " + would.error().to_string();
-      if (live && comparable(*live) == comparable(*would)) continue;
+      if (live && comparable(*live) == comparable(*would)) return std::nullopt;
       // A break-glass change is left alone until its time is up.
       if (auto since = live ? break_glass_since(*live) : std::nullopt) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             *since + opts_.break_glass_ttl - std::chrono::system_clock::now());
         if (left.count() > 0) {
+          std::lock_guard lock(mu);
           c.held.push_back(obj.value("kind", "") + " " + md.value("name", ""));
           if (!c.hold_ends_in || left < *c.hold_ends_in) c.hold_ends_in = left;
-          continue;
+          return std::nullopt;
         }
         clear_break_glass = true;
       }
-      *drift = true;
-      if (dry_run_only) continue;
+      {
+        std::lock_guard lock(mu);
+        any_drift = true;
+      }
+      if (dry_run_only) return std::nullopt;
     }
     auto applied = client_.apply(*r, ns, obj, true);
     if (!applied) return where + ": the apiserver refused it: " + applied.error().to_string();
@@ -156,7 +165,38 @@ std::optional<std::string> Reconciler::apply_all(Context& c, const std::vector<j
       auto p = client_.patch(*r, ns, md.value("name", ""), kube::PatchType::kMerge, patch);
       if (!p) return where + ": removing the break-glass annotation: " + p.error().to_string();
     }
+    return std::nullopt;
+  };
+
+  // Objects come sorted in apply order. Those of one rank (all Services,
+  // all workloads, ...) do not depend on each other: they are applied
+  // opts_.apply_concurrency at a time; a rank starts when the one before it
+  // is done, and the first error (in manifest order) stops the rest.
+  std::vector<std::optional<std::string>> errors(objects.size());
+  for (size_t i = 0; i < objects.size();) {
+    const int rank = manifest::apply_rank(objects[i].value("kind", ""));
+    size_t end = i + 1;
+    while (end < objects.size() && manifest::apply_rank(objects[end].value("kind", "")) == rank)
+      ++end;
+    const size_t n =
+        std::min<size_t>(static_cast<size_t>(std::max(1, opts_.apply_concurrency)), end - i);
+    if (n == 1) {
+      for (size_t k = i; k < end; ++k) errors[k] = one(objects[k]);
+    } else {
+      std::atomic<size_t> next{i};
+      std::vector<std::thread> threads;
+      for (size_t t = 0; t < n; ++t) {
+        threads.emplace_back([&] {
+          for (size_t k = next++; k < end; k = next++) errors[k] = one(objects[k]);
+        });
+      }
+      for (auto& t : threads) t.join();
+    }
+    for (size_t k = i; k < end; ++k)
+      if (errors[k]) return errors[k];
+    i = end;
   }
+  if (drift) *drift = any_drift;
   return std::nullopt;
 }
 
@@ -324,6 +364,28 @@ Outcome Reconciler::reconcile(const std::string& key) {
   }
   std::string desired = *resolved;
   const auto poll = Outcome::requeue_after(c.spec.source.interval);
+
+  // ------------------------------------------------------------- signature
+  // The webhook would refuse the objects of an unsigned commit anyway; say
+  // why here instead of failing the apply.
+  if (c.spec.source.verify.mode == api::VerifyMode::kHead) {
+    std::string why;
+    auto keys = source::read_signers(client_, c.ns, c.spec.source);
+    if (!keys) {
+      why = keys.error().message;
+    } else if (auto v = c.source->verify_signature(desired, *keys); !v) {
+      why = v.error().message;
+    } else if (v->status != git::SignatureStatus::kValid) {
+      why =
+          std::string(git::status_name(v->status)) + (v->message.empty() ? "" : ": " + v->message);
+    }
+    if (!why.empty())
+      return not_ready("SignatureVerificationFailed",
+                       "commit " + short_sha(desired) +
+                           " is not signed by a key in spec.source.verify.signersSecretRef (" +
+                           why + "); it will not be deployed",
+                       poll);
+  }
 
   // ------------------------------------------------------------------ gate
   if (c.spec.gate) {

@@ -35,6 +35,8 @@ struct Options {
   // How long a change admitted by break-glass (an object carrying
   // cairn.dev/break-glass) stays before git is put back.
   std::chrono::milliseconds break_glass_ttl = std::chrono::hours(1);
+  // Objects of one apply rank (e.g. all Services) applied at once.
+  int apply_concurrency = 4;
 };
 
 class Reconciler {
