@@ -23,9 +23,11 @@
 #include "kube/workqueue.h"
 #include "log/log.h"
 #include "metrics.h"
+#include "notify/notifier.h"
 #include "pipeline/reconciler.h"
 #include "push/receiver.h"
 #include "release/reconciler.h"
+#include "source/source.h"
 
 using namespace cairn;
 using kube::json;
@@ -257,13 +259,37 @@ int main(int argc, char** argv) {
 
   CacheProvider sources(f.git_cache);
   metrics::OperatorMetrics op_metrics;
+  source::set_fetch_observer([&](const std::string& url, bool ok, double secs) {
+    op_metrics.git_fetch(git::redact_url(url), ok, secs);
+  });
+  // Notifications go out on their own thread; a delivery that fails for
+  // good shows in the resource's Notified condition at its next reconcile.
+  notify::Notifier notifier(
+      client, {.on_result = [&](const std::string& result) { op_metrics.notification(result); }});
+  auto notify_failure = [&](const std::string& key) { return notifier.failure(key); };
   pipeline::Reconciler reconciler(
       client, pipelines.store(), jobs.store(), pods.store(), sources, events,
       {.checkout_image = f.checkout_image,
-       .on_run_finished = [&](const std::string& ns, const std::string& name, api::RunPhase phase,
-                              double secs) {
-         op_metrics.run_finished(ns, name, std::string(api::to_string(phase)), secs);
-       }});
+       .on_run_finished =
+           [&](const std::string& ns, const std::string& name, const api::RunStatus& run,
+               double secs, const std::vector<api::NotifySpec>& targets) {
+             op_metrics.run_finished(ns, name, run, secs);
+             if (targets.empty()) return;
+             notifier.send({.kind = "Pipeline",
+                            .ns = ns,
+                            .name = name,
+                            .event = run.phase == api::RunPhase::kSucceeded
+                                         ? api::NotifyEvent::kRunSucceeded
+                                         : api::NotifyEvent::kRunFailed,
+                            .commit = run.commit,
+                            .author = run.author,
+                            .title = run.title,
+                            .run = run.id,
+                            .result = std::string(api::to_string(run.phase)),
+                            .reason = run.message,
+                            .targets = targets});
+           },
+       .notify_failure = notify_failure});
 
   // ------------------------------------------------------------- releases
   kube::Informer releases(client, {.resource = release::Reconciler::resource(), .ns = scope});
@@ -293,8 +319,29 @@ int main(int argc, char** argv) {
          .on_delete = wake});
     managed_informers.push_back(std::move(inf));
   }
-  release::Reconciler release_reconciler(client, releases.store(), pipelines.store(), sources,
-                                         events, {.break_glass_ttl = f.break_glass_ttl});
+  release::Reconciler release_reconciler(
+      client, releases.store(), pipelines.store(), sources, events,
+      {.break_glass_ttl = f.break_glass_ttl,
+       .on_event =
+           [&](const release::ReleaseEvent& e) {
+             op_metrics.release_event(e);
+             using T = release::ReleaseEvent::Type;
+             if (e.notify.empty() || e.type == T::kPruned) return;
+             notifier.send({.kind = "Release",
+                            .ns = e.ns,
+                            .name = e.name,
+                            .event = e.type == T::kDeployed     ? api::NotifyEvent::kDeployed
+                                     : e.type == T::kFailed     ? api::NotifyEvent::kFailed
+                                     : e.type == T::kRolledBack ? api::NotifyEvent::kRolledBack
+                                                                : api::NotifyEvent::kDriftCorrected,
+                            .commit = e.commit,
+                            .author = e.author,
+                            .title = e.title,
+                            .result = std::string(release::to_string(e.type)),
+                            .reason = e.reason,
+                            .targets = e.notify});
+           },
+       .notify_failure = notify_failure});
   // A Pipeline's run finishing may open a Release's gate.
   pipelines.add_handlers({.on_update = [&](const kube::ObjectPtr&, const kube::ObjectPtr& b) {
     for (const auto& r : releases.store().by_index(kube::Store::kByNamespace,
@@ -334,6 +381,14 @@ int main(int argc, char** argv) {
         http::Server::start({.address = mh, .port = mp, .threads = 1}, [&](const http::Request& r) {
           if (r.path != "/metrics") return http::Response::text(404, "not found\n");
           op_metrics.queue_depth("pipeline", static_cast<double>(queue.len()));
+          op_metrics.queue_depth("release", static_cast<double>(release_queue.len()));
+          op_metrics.queue_totals("pipeline", static_cast<double>(queue.adds()),
+                                  static_cast<double>(queue.retries()));
+          op_metrics.queue_totals("release", static_cast<double>(release_queue.adds()),
+                                  static_cast<double>(release_queue.retries()));
+          for (auto* inf : {&pipelines, &jobs, &pods, &releases})
+            op_metrics.informer_totals(inf->resource().resource, static_cast<double>(inf->events()),
+                                       static_cast<double>(inf->relists()));
           return http::Response{200, "text/plain; version=0.0.4", op_metrics.render(), {}};
         });
     if (!m) {
@@ -430,6 +485,7 @@ int main(int argc, char** argv) {
     while (auto key = q.get()) {
       pipeline::Outcome out;
       auto t0 = std::chrono::steady_clock::now();
+      log::set_trace(log::new_trace());  // every log line of this reconcile carries it
       try {
         out = fn(*key);
       } catch (const std::exception& e) {
@@ -437,6 +493,7 @@ int main(int argc, char** argv) {
         log::error("reconcile threw", {{"kind", kind}, {"key", *key}, {"error", e.what()}});
         out = pipeline::Outcome::retry();
       }
+      log::set_trace("");
       // A requeue for the next poll is a success; only a retry is an error.
       op_metrics.reconciled(
           kind, out.kind == pipeline::Outcome::kRetry ? "error" : "success",

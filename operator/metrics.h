@@ -11,14 +11,24 @@
 #include <memory>
 #include <string>
 
+#include "api/types.h"
+#include "release/reconciler.h"
+
 namespace cairn::metrics {
 
 class OperatorMetrics {
  public:
   OperatorMetrics();
   void reconciled(const std::string& kind, const std::string& result, double seconds);
-  void run_finished(const std::string& ns, const std::string& name, const std::string& phase,
+  void run_finished(const std::string& ns, const std::string& name, const api::RunStatus& run,
                     double seconds);
+  // The four DORA keys and the rest of a Release's life.
+  void release_event(const release::ReleaseEvent& e);
+  void git_fetch(const std::string& url, bool ok, double seconds);
+  void notification(const std::string& result);
+  // Counters kept elsewhere (informers, work queues), brought up to date at scrape time.
+  void informer_totals(const std::string& resource, double events, double relists);
+  void queue_totals(const std::string& name, double adds, double retries);
   void push(const std::string& result);
   void queue_depth(const std::string& name, double depth);
   // The text exposition format.
@@ -32,6 +42,19 @@ class OperatorMetrics {
   prometheus::Family<prometheus::Histogram>& run_seconds_;
   prometheus::Family<prometheus::Counter>& pushes_;
   prometheus::Family<prometheus::Gauge>& queue_depth_;
+  prometheus::Family<prometheus::Histogram>& step_seconds_;
+  prometheus::Family<prometheus::Counter>& deployments_;
+  prometheus::Family<prometheus::Histogram>& lead_time_;
+  prometheus::Family<prometheus::Histogram>& restore_time_;
+  prometheus::Family<prometheus::Counter>& drift_;
+  prometheus::Family<prometheus::Counter>& prunes_;
+  prometheus::Family<prometheus::Counter>& fetches_;
+  prometheus::Family<prometheus::Histogram>& fetch_seconds_;
+  prometheus::Family<prometheus::Counter>& informer_events_;
+  prometheus::Family<prometheus::Counter>& informer_relists_;
+  prometheus::Family<prometheus::Counter>& queue_adds_;
+  prometheus::Family<prometheus::Counter>& queue_retries_;
+  prometheus::Family<prometheus::Counter>& notifications_;
 };
 
 }  // namespace cairn::metrics

@@ -13,11 +13,16 @@ namespace cairn {
 // the cache was stale the write fails and the reconcile runs again on fresh
 // data, rather than overwriting a newer status. The written object goes back
 // into `cache` so the next reconcile does not see the old status.
+// `written` (optional) says whether the status now in the cluster is `status`.
 inline pipeline::Outcome write_status(kube::Client& client, const kube::ApiResource& resource,
                                       kube::Store& cache, const kube::json& object,
                                       const kube::json& status, const kube::json& original,
-                                      pipeline::Outcome outcome) {
-  if (status == original) return outcome;
+                                      pipeline::Outcome outcome, bool* written = nullptr) {
+  if (written) *written = false;
+  if (status == original) {
+    if (written) *written = true;  // nothing new to say: what was computed stands
+    return outcome;
+  }
   kube::json obj = object;
   obj["status"] = status;
   const std::string ns = object["metadata"].value("namespace", "");
@@ -31,6 +36,7 @@ inline pipeline::Outcome write_status(kube::Client& client, const kube::ApiResou
     return pipeline::Outcome::retry();
   }
   cache.upsert(std::make_shared<const kube::json>(std::move(*r)));
+  if (written) *written = true;
   return outcome;
 }
 

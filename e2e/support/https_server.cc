@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
@@ -74,6 +75,12 @@ bool read_request(SSL* ssl, std::string& buf, HttpRequest& req) {
   for (size_t pos = head.find("\r\n"); pos != std::string::npos; pos = head.find("\r\n", pos + 2)) {
     std::string line = head.substr(pos + 2, head.find("\r\n", pos + 2) - pos - 2);
     if (strncasecmp(line.c_str(), "content-length:", 15) == 0) len = std::stoul(line.substr(15));
+    if (auto colon = line.find(':'); colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      size_t v = line.find_first_not_of(' ', colon + 1);
+      req.headers[name] = v == std::string::npos ? "" : line.substr(v);
+    }
   }
   if (len > (8u << 20)) return false;
   while (buf.size() < header_end + 4 + len) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +17,7 @@ namespace cairn::e2e {
 
 struct HttpRequest {
   std::string method, path, body;
+  std::map<std::string, std::string> headers;  // names in lower case
 };
 
 struct HttpResponse {

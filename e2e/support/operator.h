@@ -24,6 +24,7 @@ class OperatorProcess {
   std::string log_tail(size_t bytes = 4000) const;
   // GET /metrics from the operator (Prometheus text format).
   std::string metrics() const;
+  int metrics_port() const { return metrics_port_; }
 
  private:
   std::string ns_;

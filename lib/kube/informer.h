@@ -88,6 +88,7 @@ class Informer {
   // (enqueue a key). Add handlers before start().
   void add_handlers(EventHandlers h);
   Store& store() { return store_; }
+  const ApiResource& resource() const { return opts_.resource; }
 
   void start();
   // Ends the watch promptly (the stream is cancelled) and joins the thread.

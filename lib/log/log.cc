@@ -5,6 +5,7 @@
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 
 namespace cairn::log {
 namespace {
@@ -55,6 +56,21 @@ bool parse_format(std::string_view s, Format& out) {
   return true;
 }
 
+namespace {
+thread_local std::string t_trace;
+}  // namespace
+
+void set_trace(std::string trace) { t_trace = std::move(trace); }
+
+std::string new_trace() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  uint64_t v = rng();
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<size_t>(i)] = hex[v & 15];
+  return s;
+}
+
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields) {
   if (level < g_level.load()) return;
   std::string line;
@@ -63,12 +79,14 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
     for (const auto& [k, v] : fields) {
       if (!v.empty()) j[std::string(k)] = v;
     }
+    if (!t_trace.empty()) j["trace"] = t_trace;
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     line = now() + " " + name(level) + " " + std::string(msg);
     for (const auto& [k, v] : fields) {
       if (!v.empty()) line += " " + std::string(k) + "=" + v;
     }
+    if (!t_trace.empty()) line += " trace=" + t_trace;
   }
   line += '\n';
   std::lock_guard lock(g_mu);

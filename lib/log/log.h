@@ -22,6 +22,12 @@ bool parse_format(std::string_view s, Format& out);
 
 using Field = std::pair<std::string_view, std::string>;
 
+// A trace id for the work this thread is doing (one reconcile), added as the
+// field "trace" to every line the thread writes until cleared with "".
+void set_trace(std::string trace);
+// A fresh random trace id (16 hex digits).
+std::string new_trace();
+
 void write(Level level, std::string_view msg, std::initializer_list<Field> fields = {});
 inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {
   write(Level::kDebug, m, f);

@@ -7,6 +7,15 @@ namespace cairn::source {
 using Clock = std::chrono::steady_clock;
 using kube::json;
 
+namespace {
+FetchObserver& fetch_observer() {
+  static FetchObserver fn;
+  return fn;
+}
+}  // namespace
+
+void set_fetch_observer(FetchObserver fn) { fetch_observer() = std::move(fn); }
+
 std::string now_s() { return kube::rfc3339(std::chrono::system_clock::now()); }
 
 std::string short_sha(const std::string& commit) { return commit.substr(0, 8); }
@@ -111,8 +120,12 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
     f.retry_after = backoff(key);
     return std::unexpected(f);
   }
+  const auto started = Clock::now();
   auto r =
       source.fetch({.creds = *creds, .timeout = fetch_timeout_, .stall_timeout = stall_timeout_});
+  if (fetch_observer())
+    fetch_observer()(source.url(), r.has_value(),
+                     std::chrono::duration<double>(Clock::now() - started).count());
   if (!r) {
     const auto& e = r.error();
     std::string reason = e.code == git::Code::kAuth            ? "AuthenticationFailed"

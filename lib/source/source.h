@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <expected>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -40,6 +41,11 @@ std::expected<git::Credentials, Failure> read_credentials(kube::Client& client,
 std::expected<std::vector<std::string>, Failure> read_signers(kube::Client& client,
                                                               const std::string& ns,
                                                               const api::SourceSpec& spec);
+
+// Called after every fetch a Tracker makes (repository URL without
+// credentials, success, seconds), for metrics. Set once at startup.
+using FetchObserver = std::function<void(const std::string& url, bool ok, double seconds)>;
+void set_fetch_observer(FetchObserver fn);
 
 class Tracker {
  public:

@@ -449,7 +449,7 @@ void Reconciler::finish_run(Context& c, api::RunStatus& run) {
     double secs = 0;
     auto a = kube::parse_rfc3339(run.start_time), b = kube::parse_rfc3339(run.completion_time);
     if (a && b) secs = std::chrono::duration<double>(*b - *a).count();
-    opts_.on_run_finished(c.ns, c.name, run.phase, secs);
+    opts_.on_run_finished(c.ns, c.name, run, secs, c.spec.notify);
   }
   log::info("run finished", {{"kind", "Pipeline"},
                              {"namespace", c.ns},
@@ -520,7 +520,24 @@ void Reconciler::set_conditions(Context& c) {
   }
 }
 
+void set_notified(std::vector<api::Condition>& conds, bool has_targets,
+                  const std::optional<std::string>& failure, int64_t generation) {
+  const auto now = std::chrono::system_clock::now();
+  if (!has_targets) {
+    api::remove_condition(conds, "Notified");
+  } else if (failure) {
+    api::set_condition(conds, "Notified", api::kConditionFalse, "NotificationFailed", *failure,
+                       generation, now);
+  } else if (api::find_condition(conds, "Notified")) {
+    api::set_condition(conds, "Notified", api::kConditionTrue, "Delivered",
+                       "the last notification was delivered", generation, now);
+  }
+}
+
 Outcome Reconciler::write_status(Context& c, Outcome outcome) {
+  if (opts_.notify_failure)
+    set_notified(c.status.conditions, !c.spec.notify.empty(),
+                 opts_.notify_failure("Pipeline/" + c.ns + "/" + c.name), c.generation);
   json status;
   api::to_json(status, c.status);
   return cairn::write_status(client_, kPipelines, pipelines_, c.object, status, c.original_status,

@@ -25,13 +25,23 @@ namespace cairn::pipeline {
 
 struct Options {
   std::string checkout_image = "alpine/git:2.43.0";
-  // Called when a run ends (for metrics); may be empty.
-  std::function<void(const std::string& ns, const std::string& name, api::RunPhase phase,
-                     double seconds)>
+  // Called when a run ends (for metrics and notifications), with the
+  // Pipeline's spec.notify; may be empty.
+  std::function<void(const std::string& ns, const std::string& name, const api::RunStatus& run,
+                     double seconds, const std::vector<api::NotifySpec>& notify)>
       on_run_finished;
   std::chrono::seconds fetch_timeout{120};
   std::chrono::seconds stall_timeout{30};
+  // Why the last notification for a resource ("Kind/ns/name") failed, if it
+  // did; reported in the condition Notified. May be empty.
+  std::function<std::optional<std::string>(const std::string& key)> notify_failure;
 };
+
+// Sets the condition Notified from `failure` when the resource has
+// notification targets: False with the reason while the last delivery
+// failed, True once one succeeds again (absent until a delivery fails).
+void set_notified(std::vector<api::Condition>& conds, bool has_targets,
+                  const std::optional<std::string>& failure, int64_t generation);
 
 // Where mirrors come from (git::Cache in production).
 class SourceProvider {

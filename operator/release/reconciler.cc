@@ -80,7 +80,41 @@ struct Reconciler::Context {
   // how long until the first hold ends.
   std::vector<std::string> held;
   std::optional<std::chrono::milliseconds> hold_ends_in;
+  std::vector<ReleaseEvent> pending;  // reported once the status is written
 };
+
+std::string_view to_string(ReleaseEvent::Type t) {
+  switch (t) {
+    case ReleaseEvent::Type::kDeployed:
+      return "Deployed";
+    case ReleaseEvent::Type::kFailed:
+      return "Failed";
+    case ReleaseEvent::Type::kRolledBack:
+      return "RolledBack";
+    case ReleaseEvent::Type::kDriftCorrected:
+      return "DriftCorrected";
+    case ReleaseEvent::Type::kPruned:
+      return "Pruned";
+  }
+  return "";
+}
+
+ReleaseEvent Reconciler::event(Context& c, ReleaseEvent::Type type, const std::string& commit,
+                               const std::string& reason) {
+  ReleaseEvent e{.type = type, .ns = c.ns, .name = c.name, .commit = commit, .reason = reason};
+  e.notify = c.spec.notify;
+  if (c.source && !commit.empty()) {
+    if (auto info = c.source->commit(commit)) {
+      e.author = info->author_name;
+      e.title = info->title;
+    }
+  }
+  return e;
+}
+
+void Reconciler::report(const ReleaseEvent& e) {
+  if (opts_.on_event) opts_.on_event(e);
+}
 
 const kube::ApiResource& Reconciler::resource() { return kReleases; }
 
@@ -218,8 +252,10 @@ void Reconciler::prune(Context& c, const std::vector<api::InventoryEntry>& keep)
     auto d = client_.remove(*r, e.namespace_, e.name,
                             {.precondition_uid = (*live)["metadata"].value("uid", ""),
                              .propagation_policy = "Background"});
-    if (d)
+    if (d) {
       events_.normal(c.object, "Pruned", e.kind + " " + e.name + " is no longer in git; deleted");
+      report(event(c, ReleaseEvent::Type::kPruned, {}, e.kind + " " + e.name));
+    }
   }
 }
 
@@ -485,6 +521,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
         if (auto cur = render_commit(c, c.status.current_commit)) (void)apply_all(c, *cur);
       }
       events_.warning(c.object, "ApplyFailed", "commit " + short_sha(commit) + ": " + *err);
+      c.pending.push_back(event(c, ReleaseEvent::Type::kFailed, commit, *err));
       api::set_not_ready(c.status.conditions, "ApplyFailed",
                          "commit " + short_sha(commit) + ": " + *err, c.generation, now_tp);
       return write_status(c, poll);
@@ -570,6 +607,16 @@ Outcome Reconciler::reconcile(const std::string& key) {
             std::chrono::duration_cast<std::chrono::seconds>(now_tp.time_since_epoch()).count() -
             info->commit_time;
       }
+      ReleaseEvent ev = event(c, ReleaseEvent::Type::kDeployed, attempted, {});
+      if (top.lead_time_seconds) ev.lead_time_seconds = static_cast<double>(*top.lead_time_seconds);
+      // Time to restore: from the previous attempt's failure to now.
+      if (c.status.history.size() > 1 &&
+          c.status.history[1].result != api::HistoryResult::kDeployed) {
+        if (auto failed_at = kube::parse_rfc3339(c.status.history[1].finished_at)) {
+          ev.time_to_restore_seconds = std::chrono::duration<double>(now_tp - *failed_at).count();
+        }
+      }
+      c.pending.push_back(std::move(ev));
       c.status.current_commit = attempted;
       c.status.phase = api::ReleasePhase::kDeployed;
       events_.normal(c.object, "Deployed",
@@ -605,11 +652,13 @@ Outcome Reconciler::reconcile(const std::string& key) {
       events_.warning(c.object, "RolledBack",
                       "commit " + short_sha(attempted) + " failed (" + why + "); rolled back to " +
                           short_sha(c.status.current_commit));
+      c.pending.push_back(event(c, ReleaseEvent::Type::kRolledBack, attempted, top.reason));
     } else {
       top.result = api::HistoryResult::kFailed;
       c.status.phase = api::ReleasePhase::kFailed;
       events_.warning(c.object, "RolloutFailed",
                       "commit " + short_sha(attempted) + " failed: " + why);
+      c.pending.push_back(event(c, ReleaseEvent::Type::kFailed, attempted, why));
     }
     api::set_not_ready(
         c.status.conditions, "RolloutFailed",
@@ -644,6 +693,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
       events_.normal(
           c.object, "DriftCorrected",
           "a change made outside git was reverted to commit " + short_sha(c.status.current_commit));
+      report(event(c, ReleaseEvent::Type::kDriftCorrected, c.status.current_commit, {}));
       api::set_ready(
           c.status.conditions, "DriftCorrected",
           "commit " + short_sha(c.status.current_commit) + " is deployed; drift was corrected",
@@ -666,13 +716,22 @@ Outcome Reconciler::reconcile(const std::string& key) {
 }
 
 Outcome Reconciler::write_status(Context& c, Outcome outcome) {
+  if (opts_.notify_failure)
+    pipeline::set_notified(c.status.conditions, !c.spec.notify.empty(),
+                           opts_.notify_failure("Release/" + c.ns + "/" + c.name), c.generation);
   if (c.status.history.size() > static_cast<size_t>(std::max(1, c.spec.history_limit))) {
     c.status.history.resize(static_cast<size_t>(std::max(1, c.spec.history_limit)));
   }
   json status;
   api::to_json(status, c.status);
-  return cairn::write_status(client_, kReleases, releases_, c.object, status, c.original_status,
-                             outcome);
+  bool written = false;
+  Outcome out = cairn::write_status(client_, kReleases, releases_, c.object, status,
+                                    c.original_status, outcome, &written);
+  if (written) {
+    for (const auto& e : c.pending) report(e);
+  }
+  c.pending.clear();
+  return out;
 }
 
 }  // namespace cairn::release

@@ -12,7 +12,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "api/types.h"
 #include "git/git.h"
@@ -27,6 +29,20 @@ namespace cairn::release {
 using pipeline::Outcome;
 using pipeline::SourceProvider;
 
+// Something that happened to a Release, for metrics and notifications.
+// Transitions (Deployed, Failed, RolledBack) are reported once their status
+// is written, so a reconcile that is retried does not report them twice.
+struct ReleaseEvent {
+  enum class Type { kDeployed, kFailed, kRolledBack, kDriftCorrected, kPruned };
+  Type type = Type::kDeployed;
+  std::string ns, name;
+  std::string commit, author, title, reason;
+  std::optional<double> lead_time_seconds;        // kDeployed: commit time -> healthy
+  std::optional<double> time_to_restore_seconds;  // kDeployed after a failure
+  std::vector<api::NotifySpec> notify;            // the Release's spec.notify
+};
+std::string_view to_string(ReleaseEvent::Type t);
+
 struct Options {
   std::chrono::seconds fetch_timeout{120};
   std::chrono::seconds stall_timeout{30};
@@ -37,6 +53,10 @@ struct Options {
   std::chrono::milliseconds break_glass_ttl = std::chrono::hours(1);
   // Objects of one apply rank (e.g. all Services) applied at once.
   int apply_concurrency = 4;
+  // Called (on the reconciling thread) for each ReleaseEvent; may be empty.
+  std::function<void(const ReleaseEvent&)> on_event;
+  // As pipeline::Options::notify_failure.
+  std::function<std::optional<std::string>(const std::string& key)> notify_failure;
 };
 
 class Reconciler {
@@ -62,6 +82,9 @@ class Reconciler {
   };
   Health health(Context& c);
   Outcome write_status(Context& c, Outcome outcome);
+  ReleaseEvent event(Context& c, ReleaseEvent::Type type, const std::string& commit,
+                     const std::string& reason);
+  void report(const ReleaseEvent& e);
 
   kube::Client& client_;
   kube::Store& releases_;

@@ -1,0 +1,239 @@
+// Feedback after every deploy: the real Prometheus scrapes the operator and
+// answers the DORA keys for a Release that deployed, failed and rolled back,
+// and deployed again; notification endpoints get one signed JSON POST per
+// event, and an endpoint that refuses them shows in the Release's condition.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "kube/util.h"
+#include "support/cluster.h"
+#include "support/https_server.h"
+#include "support/operator.h"
+
+namespace cairn::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+namespace res = kube::res;
+
+const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
+
+std::string app(const std::string& image, bool ready = true) {
+  return R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      labels: {app: web}
+)" + std::string(ready ? "" : "      annotations: {sim.cairn.dev/ready: \"false\"}\n") +
+         R"(    spec:
+      containers: [{name: web, image: ")" +
+         image + R"("}]
+)";
+}
+
+kube::Result<json> wait_release(const std::string& ns, const std::string& commit,
+                                const std::string& phase) {
+  return wait_for(
+      kReleases, ns, "web",
+      [&](const json& o) {
+        const json st = o.value("status", json::object());
+        return st.value("phase", "") == phase && st.value("lastAttemptedCommit", "") == commit;
+      },
+      90s);
+}
+
+std::string hmac_sha256_hex(const std::string& key, const std::string& body) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), out, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    static const char* digits = "0123456789abcdef";
+    hex += digits[out[i] >> 4];
+    hex += digits[out[i] & 15];
+  }
+  return hex;
+}
+
+std::optional<double> prom(const std::string& query) {
+  auto [rc, out] = sh("curl -fsS --get " + prom_env("CAIRN_PROMETHEUS_URL") +
+                      "/api/v1/query --data-urlencode 'query=" + query + "'");
+  if (rc != 0) return std::nullopt;
+  json doc = json::parse(out, nullptr, false);
+  if (doc.is_discarded()) return std::nullopt;
+  const json r = doc.value("data", json::object()).value("result", json::array());
+  if (r.size() != 1) return std::nullopt;
+  return std::stod(r[0]["value"][1].get<std::string>());
+}
+
+// Follows Prometheus until the query has the value (it scrapes every second).
+std::optional<double> wait_prom(const std::string& query, double want) {
+  std::optional<double> last;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    last = prom(query);
+    if (last && std::abs(*last - want) < 1e-9) return last;
+    std::this_thread::sleep_for(250ms);
+  }
+  return last;
+}
+
+TEST(Feedback, DoraKeysInPrometheusAndNotifications) {
+  TestNamespace ns("e2e-dora");
+  // Two endpoints: one takes notifications, one refuses them.
+  std::mutex mu;
+  std::vector<HttpRequest> got;
+  HttpsServer sink([&](const HttpRequest& r) {
+    std::lock_guard lock(mu);
+    got.push_back(r);
+    return HttpResponse{200, "application/json", "{}"};
+  });
+  HttpsServer refuser([](const HttpRequest&) { return HttpResponse{403, "text/plain", "no"}; });
+  ASSERT_TRUE(client().create(
+      res::kSecrets, ns.name(),
+      {{"apiVersion", "v1"},
+       {"kind", "Secret"},
+       {"metadata", {{"name", "hook"}}},
+       {"stringData",
+        {{"url", "https://127.0.0.1:" + std::to_string(sink.port()) + "/hooks/T0K3N-PATH"},
+         {"token", "s3cr3t-token"},
+         {"hmacKey", "k3y"},
+         {"ca.crt", sink.ca_pem()}}}}));
+  ASSERT_TRUE(client().create(res::kSecrets, ns.name(),
+                              {{"apiVersion", "v1"},
+                               {"kind", "Secret"},
+                               {"metadata", {{"name", "refuser"}}},
+                               {"stringData", {{"ca.crt", refuser.ca_pem()}}}}));
+
+  GitRepo repo("dora-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", app("web:1")}}, "A: first");
+  OperatorProcess op(ns.name());
+  // Prometheus scrapes this operator from now on.
+  const std::string target = prom_env("CAIRN_PROMETHEUS_TARGETS") + "/" + ns.name() + ".json";
+  std::ofstream(target) << R"([{"targets":["127.0.0.1:)" << op.metrics_port()
+                        << R"("],"labels":{"app":"cairn-operator"}}])";
+  struct Cleanup {
+    std::string f;
+    ~Cleanup() { std::filesystem::remove(f); }
+  } cleanup{target};
+
+  json rel = yaml(R"(
+apiVersion: cairn.dev/v1alpha1
+kind: Release
+metadata: {name: web}
+spec:
+  source: {url: ")" +
+                  repo.git_url() +
+                  R"(", branch: main, interval: 10s}
+  path: deploy
+  rollout: {progressDeadline: 8s}
+  notify:
+  - {url: "https://example.invalid/overridden-by-the-secret", secretRef: {name: hook}}
+  - url: "https://127.0.0.1:)" +
+                  std::to_string(refuser.port()) + R"(/x"
+    secretRef: {name: refuser}
+    events: [Deployed]
+)");
+  ASSERT_TRUE(client().create(kReleases, ns.name(), rel));
+  ASSERT_TRUE(wait_release(ns.name(), a, "Deployed")) << op.log_tail();
+  std::string b = repo.commit({{"deploy/app.yaml", app("web:2", false)}}, "B: never ready");
+  ASSERT_TRUE(wait_release(ns.name(), b, "RolledBack")) << op.log_tail();
+  std::string c = repo.commit({{"deploy/app.yaml", app("web:3")}}, "C: fixed");
+  ASSERT_TRUE(wait_release(ns.name(), c, "Deployed")) << op.log_tail();
+
+  // The DORA keys, as Prometheus has them.
+  const std::string sel = "{namespace=\"" + ns.name() + "\",release=\"web\"";
+  auto deployed =
+      wait_prom("sum(cairn_release_deployments_total" + sel + ",result=\"Deployed\"})", 2);
+  EXPECT_EQ(deployed, 2) << "deployment frequency";
+  auto cfr =
+      wait_prom("sum(cairn_release_deployments_total" + sel +
+                    ",result!=\"Deployed\"}) / sum(cairn_release_deployments_total" + sel + "})",
+                1.0 / 3);
+  ASSERT_TRUE(cfr);
+  EXPECT_NEAR(*cfr, 1.0 / 3, 1e-9) << "change failure rate";
+  EXPECT_EQ(wait_prom("sum(cairn_release_lead_time_seconds_count" + sel + "})", 2), 2)
+      << "lead time observed for each healthy rollout";
+  auto restore_count = wait_prom("sum(cairn_release_time_to_restore_seconds_count" + sel + "})", 1);
+  EXPECT_EQ(restore_count, 1) << "time to restore observed once, for C after B";
+  auto restore_sum = prom("sum(cairn_release_time_to_restore_seconds_sum" + sel + "})");
+  ASSERT_TRUE(restore_sum);
+  EXPECT_GT(*restore_sum, 0);
+
+  // Notifications: deployed A, rolled back B, deployed C — signed, with
+  // the token, as Slack-compatible JSON.
+  std::vector<json> bodies;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (got.size() >= 3) break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  {
+    std::lock_guard lock(mu);
+    ASSERT_GE(got.size(), 3u);
+    for (const auto& r : got) {
+      EXPECT_EQ(r.method, "POST");
+      EXPECT_EQ(r.path, "/hooks/T0K3N-PATH");
+      EXPECT_EQ(r.headers.count("authorization") ? r.headers.at("authorization") : "",
+                "Bearer s3cr3t-token");
+      auto sig =
+          r.headers.count("x-cairn-signature-256") ? r.headers.at("x-cairn-signature-256") : "";
+      EXPECT_EQ(sig, "sha256=" + hmac_sha256_hex("k3y", r.body)) << r.body;
+      bodies.push_back(json::parse(r.body));
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& j : bodies) seen.emplace_back(j.value("event", ""), j.value("commit", ""));
+  EXPECT_NE(std::find(seen.begin(), seen.end(), std::pair<std::string, std::string>{"Deployed", a}),
+            seen.end());
+  EXPECT_NE(
+      std::find(seen.begin(), seen.end(), std::pair<std::string, std::string>{"RolledBack", b}),
+      seen.end());
+  EXPECT_NE(std::find(seen.begin(), seen.end(), std::pair<std::string, std::string>{"Deployed", c}),
+            seen.end());
+  for (const auto& j : bodies) {
+    EXPECT_FALSE(j.value("text", "").empty());
+    EXPECT_EQ(j["resource"].value("name", ""), "web");
+    if (j.value("commit", "") == b) {
+      EXPECT_EQ(j.value("title", ""), "B: never ready");
+      EXPECT_NE(j.value("reason", "").find("rolled back to"), std::string::npos) << j.dump();
+    }
+  }
+
+  // The refusing endpoint shows in the Release's condition, without its URL
+  // path (which may be a credential).
+  auto notified = wait_for(
+      kReleases, ns.name(), "web",
+      [](const json& o) {
+        for (const auto& cnd : o.value("status", json::object()).value("conditions", json::array()))
+          if (cnd.value("type", "") == "Notified" && cnd.value("status", "") == "False")
+            return true;
+        return false;
+      },
+      60s);
+  ASSERT_TRUE(notified) << notified.error().to_string() << "\n" << op.log_tail();
+  std::string msg;
+  for (const auto& cnd : (*notified)["status"]["conditions"])
+    if (cnd.value("type", "") == "Notified") msg = cnd.value("message", "");
+  EXPECT_NE(msg.find("answered HTTP 403"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("/x"), std::string::npos) << msg;
+  EXPECT_EQ(op.log_tail(100000).find("s3cr3t-token"), std::string::npos);
+  EXPECT_EQ(op.log_tail(100000).find("T0K3N-PATH"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cairn::e2e
