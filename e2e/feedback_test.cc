@@ -15,6 +15,7 @@
 #include "support/cluster.h"
 #include "support/https_server.h"
 #include "support/operator.h"
+#include "support/webhook.h"
 
 namespace cairn::e2e {
 namespace {
@@ -170,6 +171,23 @@ spec:
   auto restore_sum = prom("sum(cairn_release_time_to_restore_seconds_sum" + sel + "})");
   ASSERT_TRUE(restore_sum);
   EXPECT_GT(*restore_sum, 0);
+
+  // Prometheus scrapes the webhook too: its decisions are there.
+  {
+    TestNamespace governed("e2e-dora-gov", {{"cairn.dev/enforce", "deny"}});
+    WebhookProcess hook;
+    const std::string hook_target =
+        prom_env("CAIRN_PROMETHEUS_TARGETS") + "/" + governed.name() + ".json";
+    std::ofstream(hook_target) << R"([{"targets":["127.0.0.1:)" << hook.probe_port()
+                               << R"("],"labels":{"app":"cairn-webhook"}}])";
+    Cleanup hook_cleanup{hook_target};
+    hook.register_with_apiserver("cairn-e2e-" + governed.name(), governed.name());
+    auto denied =
+        wait_prom("sum(cairn_admission_decisions_total{app=\"cairn-webhook\",namespace=\"" +
+                      governed.name() + "\",result=\"denied\"}) > bool 0",
+                  1);
+    EXPECT_EQ(denied, 1) << "the webhook's decisions never reached Prometheus";
+  }
 
   // Notifications: deployed A, rolled back B, deployed C — signed, with
   // the token, as Slack-compatible JSON.

@@ -19,11 +19,20 @@ class WebhookProcess {
   // Extra flags are appended to the defaults (--operator-users cairn-operator,
   // --namespace cairn-system, its own git cache).
   explicit WebhookProcess(std::vector<std::string> extra = {});
+  // With start_now false nothing runs yet: the certificate and ports are
+  // ready (ca_pem(), url()) for a configuration rendered before the process
+  // exists; add_flags() then start().
+  WebhookProcess(std::vector<std::string> extra, bool start_now);
   ~WebhookProcess();  // unregisters, then stops
+  void add_flags(const std::vector<std::string>& more);
   void start();
   void kill9();
   void stop();
   int port() const { return port_; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  // The CA that signed the serving certificate (PEM).
+  const std::string& ca_pem() const { return ca_pem_; }
+  int probe_port() const { return probe_port_; }  // /healthz, /readyz, /metrics
   // GET /metrics (Prometheus text format).
   std::string metrics() const;
   std::string log_tail(size_t bytes = 4000) const;
@@ -35,6 +44,10 @@ class WebhookProcess {
   // Equivalent, scale subresources included. Returns once the apiserver
   // calls the webhook (a dry-run create in `probe_ns` reaches it).
   void register_with_apiserver(const std::string& name, const std::string& probe_ns);
+  // The same with a configuration of the caller's (e.g. the Helm chart's,
+  // rendered with webhook.url = url() and caBundle = ca_pem()); returns
+  // false if the apiserver refused it or never called the webhook.
+  bool register_configuration(const kube::json& vwc, const std::string& probe_ns);
   static kube::json configuration(const std::string& name, const std::string& base_url,
                                   const std::string& ca_pem);
 

@@ -18,6 +18,10 @@ void set_fetch_observer(FetchObserver fn) { fetch_observer() = std::move(fn); }
 
 std::string now_s() { return kube::rfc3339(std::chrono::system_clock::now()); }
 
+std::string Tracker::identity(const std::string& ns, const api::SourceSpec& spec) {
+  return spec.secret_ref ? ns + "/" + spec.secret_ref->name : std::string();
+}
+
 std::string short_sha(const std::string& commit) { return commit.substr(0, 8); }
 
 git::Ref ref_of(const api::SourceSpec& s) {
@@ -113,6 +117,17 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
     auto it = fetched_at_.find(key);
     bool due = it == fetched_at_.end() || Clock::now() - it->second >= spec.interval;
     if (!due && !out.pushed && !force) return out;
+    // Many resources often follow one repository (500 Releases of one
+    // monorepo): a fetch that another of them made a moment ago, with the
+    // same credentials, serves this one too.
+    if (!out.pushed && !force) {
+      auto r = recent_.find(git::normalize_url(spec.url));
+      if (r != recent_.end() && r->second.second == identity(ns, spec) &&
+          Clock::now() - r->second.first < kShareFetchFor) {
+        fetched_at_[key] = r->second.first;
+        return out;
+      }
+    }
   }
   auto creds = credentials(ns, spec);
   if (!creds) {
@@ -137,6 +152,7 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
   }
   std::lock_guard lock(mu_);
   fetched_at_[key] = Clock::now();
+  recent_[git::normalize_url(spec.url)] = {started, identity(ns, spec)};
   failures_.erase(key);
   out.fetched = true;
   return out;

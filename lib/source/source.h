@@ -79,6 +79,11 @@ class Tracker {
   std::map<std::string, std::chrono::steady_clock::time_point> fetched_at_;  // guarded by mu_
   std::set<std::string> pushed_;                                             // guarded by mu_
   std::map<std::string, int> failures_;                                      // guarded by mu_
+  // Last successful fetch per repository, and whose credentials it used.
+  static constexpr std::chrono::seconds kShareFetchFor{2};
+  static std::string identity(const std::string& ns, const api::SourceSpec& spec);
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::string>>
+      recent_;  // guarded by mu_
 };
 
 }  // namespace cairn::source

@@ -61,7 +61,26 @@ TEST(Tracker, FetchesWhenDueOrPushedOrForced) {
   EXPECT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src, /*force=*/true)->fetched);
   EXPECT_EQ(src.fetches, 3);
   t.forget("ns/a");
-  EXPECT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src)->fetched) << "forgotten: due again";
+  EXPECT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src, true)->fetched) << "forgotten: due again";
+}
+
+TEST(Tracker, AFetchMomentsAgoWithTheSameCredentialsIsShared) {
+  auto client = offline_client();
+  Tracker t(*client, std::chrono::seconds(5), std::chrono::seconds(5));
+  FakeSource src;
+  api::SourceSpec spec;
+  ASSERT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src)->fetched);
+  // Another resource of the same repository, no credentials either: served.
+  auto b = t.fetch_if_due("ns/b", "ns", spec, src);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(b->fetched);
+  EXPECT_EQ(src.fetches, 1);
+  // ... and then within its own interval.
+  EXPECT_FALSE(t.fetch_if_due("ns/b", "ns", spec, src)->fetched);
+  // A push for it still fetches.
+  t.request("ns/b");
+  EXPECT_TRUE(t.fetch_if_due("ns/b", "ns", spec, src)->fetched);
+  EXPECT_EQ(src.fetches, 2);
 }
 
 TEST(Tracker, FailuresBackOffExponentiallyAndResetOnSuccess) {
