@@ -72,6 +72,19 @@ double wait_until(F done, Clock::time_point t0, std::chrono::seconds limit) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Resident memory split now: file-backed (code of the binary and its
+// libraries) and anonymous (heap, stacks), in KiB.
+std::pair<long, long> rss_split_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  long rss = 0, anon = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("Rss:", 0) == 0) rss = std::stol(line.substr(4));
+    if (line.rfind("Anonymous:", 0) == 0) anon = std::stol(line.substr(10));
+  }
+  return {rss - anon, anon};
+}
+
 long peak_rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -170,6 +183,7 @@ int main() {
   double cairn_s =
       wait_until([&] { return count(rel_inf, "Ready") >= n; }, t0, std::chrono::seconds(1800));
   long rss = peak_rss_kib(op);
+  auto [file_kib, anon_kib] = rss_split_kib(op);
   ::kill(op, SIGTERM);
   ::waitpid(op, nullptr, 0);
   if (cairn_s < 0) {
@@ -204,6 +218,10 @@ int main() {
   }
   std::printf("  operator peak RSS (VmHWM)            %8.1f MiB (target < 50 MiB)\n",
               static_cast<double>(rss) / 1024.0);
+  std::printf(
+      "  operator RSS at the end              %8.1f MiB anonymous (heap, stacks) + %.1f MiB "
+      "file-backed (code)\n",
+      static_cast<double>(anon_kib) / 1024.0, static_cast<double>(file_kib) / 1024.0);
   bench::delete_namespace(*c, ns);
   bench::delete_namespace(*c, floor_ns);
   sh("rm -rf " + tmp + " " + bare);

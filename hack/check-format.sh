@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dirs=()
-for d in lib hack e2e tests bench operator webhook; do [ -d "$d" ] && dirs+=("$d"); done
+for d in lib hack e2e tests bench operator webhook cmd; do [ -d "$d" ] && dirs+=("$d"); done
 files=$(find "${dirs[@]}" \( -name '*.cc' -o -name '*.h' \) -not -path '*/build*' | sort)
 [ -n "$files" ] || exit 0
 # shellcheck disable=SC2086

@@ -36,6 +36,11 @@ Result<void> do_init() {
   // Every fetch that brings objects adds a pack (libgit2 never repacks);
   // cap the packs kept open (and mapped) at once across all mirrors.
   git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, static_cast<size_t>(256));
+  // A controller reads trees once per commit: libgit2's defaults (a 256 MiB
+  // object cache, 8 GiB of mapped pack windows) would let a few large
+  // repositories grow the resident set far past what the work needs.
+  git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(16) << 20);
+  git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<size_t>(64) << 20);
   // mbedTLS keeps one CA chain for the whole process, and replacing it while
   // a connection uses it is unsafe: this happens once, before any fetch.
   const char* file = std::getenv("SSL_CERT_FILE");
