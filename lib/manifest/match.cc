@@ -116,7 +116,7 @@ std::optional<long double> parse_quantity(std::string_view s) {
   std::string num(s.substr(start, i - start));
   long double v = std::strtold(num.c_str(), nullptr);
   std::string_view suffix = s.substr(i);
-  long double mult = 1;
+  long double mult = 1, div = 1;  // divide for n/u/m so "500m" is exactly 0.5
   if (suffix.empty()) {
   } else if (suffix == "Ki") {
     mult = 1024.0L;
@@ -131,11 +131,11 @@ std::optional<long double> parse_quantity(std::string_view s) {
   } else if (suffix == "Ei") {
     mult = std::pow(1024.0L, 6);
   } else if (suffix == "n") {
-    mult = 1e-9L;
+    div = 1e9L;
   } else if (suffix == "u") {
-    mult = 1e-6L;
+    div = 1e6L;
   } else if (suffix == "m") {
-    mult = 1e-3L;
+    div = 1e3L;
   } else if (suffix == "k") {
     mult = 1e3L;
   } else if (suffix == "M") {
@@ -155,11 +155,12 @@ std::optional<long double> parse_quantity(std::string_view s) {
     if (j == e.size() || e.size() > 6) return std::nullopt;
     for (size_t k = j; k < e.size(); ++k)
       if (!std::isdigit(static_cast<unsigned char>(e[k]))) return std::nullopt;
-    mult = std::pow(10.0L, std::strtol(std::string(e).c_str(), nullptr, 10));
+    long exp = std::strtol(std::string(e).c_str(), nullptr, 10);
+    (exp < 0 ? div : mult) = std::pow(10.0L, exp < 0 ? -exp : exp);
   } else {
     return std::nullopt;
   }
-  return (neg ? -v : v) * mult;
+  return (neg ? -v : v) * mult / div;
 }
 
 }  // namespace cairn::manifest

@@ -65,6 +65,8 @@ TEST(Quantity, Parses) {
   EXPECT_EQ(parse_quantity("2Ki"), 2048.0L);
   EXPECT_EQ(parse_quantity("1e3"), 1000.0L);
   EXPECT_EQ(parse_quantity("1.5k"), 1500.0L);
+  EXPECT_EQ(parse_quantity("250u"), 0.00025L);
+  EXPECT_EQ(parse_quantity("5e-1"), 0.5L);
   EXPECT_FALSE(parse_quantity("abc"));
   EXPECT_FALSE(parse_quantity("1Qi"));
   EXPECT_FALSE(parse_quantity(""));
