@@ -31,12 +31,44 @@ std::string printable(std::string s, size_t max) {
   return s;
 }
 
+// Arrays and objects nested deeper than this are refused. Parsing needs no
+// recursion, but copying a document does (the policy copies the object), and
+// a 7 MiB body nests a million levels deep: enough to overflow any thread's
+// stack. Kubernetes objects come nowhere near this.
+constexpr size_t kMaxReviewDepth = 1000;
+
+// Whether a JSON text nests arrays and objects deeper than `max` (brackets in
+// strings do not count; the text need not be valid).
+bool nested_deeper_than(std::string_view s, size_t max) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max) return true;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 std::expected<Review, std::string> parse_review(std::string_view body) {
   if (body.empty()) return std::unexpected("empty body: expected an AdmissionReview");
   if (body.size() > kMaxReviewBytes)
     return std::unexpected("body larger than " + std::to_string(kMaxReviewBytes) + " bytes");
+  if (nested_deeper_than(body, kMaxReviewDepth))
+    return std::unexpected("body nests arrays and objects deeper than " +
+                           std::to_string(kMaxReviewDepth) + " levels");
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded())
     return std::unexpected("body is not valid JSON (truncated?): expected an AdmissionReview");

@@ -200,14 +200,17 @@ struct Server::Impl {
   net::awaitable<void> accept_loop() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket =
-          co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+      // A strand per connection: with several threads, the timeout handler
+      // of a connection's stream (which closes its socket) must not run
+      // while the connection's coroutine starts an operation on it.
+      tcp::socket socket = co_await acceptor.async_accept(
+          net::any_io_executor(net::make_strand(ioc)), net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         if (stopped || ec == net::error::operation_aborted) co_return;
         continue;  // e.g. EMFILE: keep accepting
       }
       socket.set_option(tcp::no_delay(true), ec);
-      net::co_spawn(ioc, session(std::move(socket)), net::detached);
+      net::co_spawn(socket.get_executor(), session(std::move(socket)), net::detached);
     }
   }
 };

@@ -166,11 +166,11 @@ class FixtureGit : public webhook::GitView {
 };
 
 struct Sample {
-  std::string name;              // a file name for the seed corpus
-  std::string path;              // /validate or /validate-cairn
-  std::string uid;               // request.uid
-  std::string body;              // the AdmissionReview
-  std::optional<bool> allowed;   // the verdict the policy must give
+  std::string name;             // a file name for the seed corpus
+  std::string path;             // /validate or /validate-cairn
+  std::string uid;              // request.uid
+  std::string body;             // the AdmissionReview
+  std::optional<bool> allowed;  // the verdict the policy must give
 };
 
 class World {
@@ -367,8 +367,8 @@ class World {
     add("deployment-update-forged-commit", "/validate", r, false);
 
     // Gated on a Pipeline whose run of the commit succeeded: admitted.
-    r = review("a1e0c6d2-0004", "UPDATE", "apps", "v1", "Deployment", "deployments", "gated",
-               "web", "alice", users);
+    r = review("a1e0c6d2-0004", "UPDATE", "apps", "v1", "Deployment", "deployments", "gated", "web",
+               "alice", users);
     r["request"]["object"] = *gated;
     r["request"]["oldObject"] = *gated;
     add("deployment-update-gated", "/validate", r, true);
