@@ -19,7 +19,7 @@ PACKAGES=(
   # Prometheus for analysis and metrics tests
   prometheus
   # chart rendering (Go text/template + sprig, as Helm does)
-  golang-github-masterminds-sprig-dev
+  golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
   # load generators for bench/
   wrk hey
 )

@@ -36,7 +36,11 @@ std::string fresh_dir(const std::string& prefix) {
 
 }  // namespace
 
-WebhookProcess::WebhookProcess(std::vector<std::string> extra) : extra_(std::move(extra)) {
+WebhookProcess::WebhookProcess(std::vector<std::string> extra)
+    : WebhookProcess(std::move(extra), true) {}
+
+WebhookProcess::WebhookProcess(std::vector<std::string> extra, bool start_now)
+    : extra_(std::move(extra)) {
   dir_ = fresh_dir("cairn-e2e-webhook");
   log_ = dir_ + "/webhook.log";
   Pem ca = self_signed_ca("cairn-e2e-webhook-ca");
@@ -50,7 +54,11 @@ WebhookProcess::WebhookProcess(std::vector<std::string> extra) : extra_(std::mov
   do {
     probe_port_ = free_port();
   } while (probe_port_ == port_);
-  start();
+  if (start_now) start();
+}
+
+void WebhookProcess::add_flags(const std::vector<std::string>& more) {
+  extra_.insert(extra_.end(), more.begin(), more.end());
 }
 
 WebhookProcess::~WebhookProcess() {
@@ -183,14 +191,16 @@ kube::json WebhookProcess::configuration(const std::string& name, const std::str
 }
 
 void WebhookProcess::register_with_apiserver(const std::string& name, const std::string& probe_ns) {
-  auto created =
-      client().create(kube::res::kValidatingWebhookConfigurations, "",
-                      configuration(name, "https://127.0.0.1:" + std::to_string(port_), ca_pem_));
+  (void)register_configuration(configuration(name, url(), ca_pem_), probe_ns);
+}
+
+bool WebhookProcess::register_configuration(const kube::json& vwc, const std::string& probe_ns) {
+  auto created = client().create(kube::res::kValidatingWebhookConfigurations, "", vwc);
   if (!created) {
     std::cerr << "e2e: registering the webhook: " << created.error().to_string() << "\n";
-    return;
+    return false;
   }
-  registered_ = name;
+  registered_ = vwc["metadata"].value("name", "");
   // The apiserver picks configurations up asynchronously: wait until an
   // unstamped dry-run create in the governed namespace is answered by us.
   kube::json cm = {
@@ -198,10 +208,11 @@ void WebhookProcess::register_with_apiserver(const std::string& name, const std:
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline) {
     auto r = client().create(kube::res::kConfigMaps, probe_ns, cm, {.dry_run = true});
-    if (!r && r.error().message.find("Cairn") != std::string::npos) return;
+    if (!r && r.error().message.find("Cairn") != std::string::npos) return true;
     std::this_thread::sleep_for(100ms);
   }
   std::cerr << "e2e: the apiserver never called the webhook; log:\n" << log_tail() << "\n";
+  return false;
 }
 
 std::string kubeconfig_for(const std::string& cn, const std::string& org) {
