@@ -19,7 +19,7 @@ export CAIRN_NODE_SIM=$build/hack/node-sim/cairn-node-sim
 export KUBECONFIG=$CAIRN_STATE_DIR/kubeconfig
 export CAIRN_GIT_STATE=$build/bench-git CAIRN_GIT_DAEMON_PORT=${CAIRN_GIT_DAEMON_PORT:-39418}
 export CAIRN_GIT_HTTPS_PORT=${CAIRN_GIT_HTTPS_PORT:-39443}
-export CAIRN_OPERATOR=$build/operator/cairn-operator
+export CAIRN_OPERATOR=$build/operator/cairn-operator CAIRN_WEBHOOK=$build/webhook/cairn-webhook
 trap '"$repo/hack/git-server.sh" stop >/dev/null 2>&1; "$repo/hack/down.sh" >/dev/null' EXIT
 "$repo/hack/up.sh" >/dev/null
 "$repo/hack/git-server.sh" start >/dev/null
