@@ -55,7 +55,7 @@ CAIRN_KCM_PORT=${CAIRN_KCM_PORT:-10257}
 CAIRN_CP_DAEMONS=(etcd kube-apiserver kube-controller-manager)
 # The node simulator (started when CAIRN_NODE_SIM names its binary) is
 # recorded and stopped like the others.
-CAIRN_DAEMONS=("${CAIRN_CP_DAEMONS[@]}" cairn-node-sim cairn-operator)
+CAIRN_DAEMONS=("${CAIRN_CP_DAEMONS[@]}" cairn-node-sim cairn-operator cairn-webhook)
 
 # "VAR port" pairs, for checks and messages.
 cairn_ports() {
