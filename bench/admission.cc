@@ -52,6 +52,9 @@
 #include "manifest/render.h"
 
 using namespace cairn;
+using bench::env_file;
+using bench::sh;
+using bench::sh_out;
 using Clock = std::chrono::steady_clock;
 using kube::json;
 using namespace std::chrono_literals;
@@ -70,27 +73,6 @@ constexpr int kOpenLoopConnections = 16;
 const std::string kOperator = "system:serviceaccount:cairn-system:cairn-operator";
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::string env_file(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  }
-  return {};
-}
-
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
-
-std::string sh_out(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  if (p) ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 bool write_file(const std::string& path, const std::string& content) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -628,7 +610,9 @@ std::string bulk_configmaps(int n) {
   return y;
 }
 
-json review(const json& object, const json& old_object, const std::string& ns, int uid) {
+// In the order the apiserver writes it (Go emits struct fields in order).
+nlohmann::ordered_json review(const json& object, const json& old_object, const std::string& ns,
+                              int uid) {
   char id[40];
   std::snprintf(id, sizeof id, "6e2a3f50-0000-4000-8000-%012d", uid);
   return {
@@ -646,8 +630,9 @@ json review(const json& object, const json& old_object, const std::string& ns, i
         {"userInfo",
          {{"username", kOperator},
           {"uid", "0b5c1e8a-1d2f-4c57-9a0e-3f4b5c6d7e8f"},
-          {"groups", json::array({"system:serviceaccounts", "system:serviceaccounts:cairn-system",
-                                  "system:authenticated"})}}},
+          {"groups", nlohmann::ordered_json::array({"system:serviceaccounts",
+                                                    "system:serviceaccounts:cairn-system",
+                                                    "system:authenticated"})}}},
         {"object", object},
         {"oldObject", old_object},
         {"dryRun", false},

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -21,6 +22,30 @@
 namespace cairn::bench {
 
 using kube::json;
+
+// VALUE of the line KEY=VALUE in an env file (git.env, prom.env); "" if absent.
+inline std::string env_file(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
+  }
+  return {};
+}
+
+// Runs a shell command; its exit status as std::system returns it.
+inline int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+// Runs a shell command; its standard output without the trailing newlines.
+inline std::string sh_out(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+  if (p) ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
 
 inline std::unique_ptr<kube::Client> client_or_die() {
   auto cfg = kube::default_config();

@@ -21,6 +21,9 @@
 #include "kube/util.h"
 
 using namespace cairn;
+using bench::env_file;
+using bench::sh;
+using bench::sh_out;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -32,27 +35,6 @@ int env_int(const char* name, int dflt) {
 }
 const int kPipelines = env_int("BENCH_PIPELINES", 50);
 const int kRounds = env_int("BENCH_ROUNDS", 4);
-
-std::string env_file(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  }
-  return {};
-}
-
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
-
-std::string sh_out(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[256];
-  while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  if (p) ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 }  // namespace
 

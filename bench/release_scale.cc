@@ -21,6 +21,8 @@
 #include "kube/informer.h"
 
 using namespace cairn;
+using bench::env_file;
+using bench::sh;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -29,17 +31,6 @@ int env_int(const char* name, int dflt) {
   const char* v = std::getenv(name);
   return v ? std::atoi(v) : dflt;
 }
-
-std::string env_file(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key + "=", 0) == 0) return line.substr(key.size() + 1);
-  }
-  return {};
-}
-
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 
 std::string manifest(int i) {
   const std::string n = "app-" + std::to_string(i);

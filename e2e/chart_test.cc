@@ -25,8 +25,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace res = kube::res;
 
-const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
-const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
 const kube::ApiResource kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles",
                                       "ClusterRole", false};
 const kube::ApiResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
@@ -222,17 +220,6 @@ spec:
     y += "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {greeting: "
          "hello}\n";
   return y;
-}
-
-kube::Result<json> wait_release(const std::string& ns, const std::string& commit,
-                                const std::string& phase) {
-  return wait_for(
-      kReleases, ns, "web",
-      [&](const json& o) {
-        const json st = o.value("status", json::object());
-        return st.value("phase", "") == phase && st.value("lastAttemptedCommit", "") == commit;
-      },
-      90s);
 }
 
 // True once the object no longer exists. Deletion is awaited by looking

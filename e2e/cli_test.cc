@@ -16,9 +16,6 @@ using namespace std::chrono_literals;
 namespace res = kube::res;
 namespace fs = std::filesystem;
 
-const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
-const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
-
 std::string app_yaml(const std::string& image) {
   return R"(apiVersion: apps/v1
 kind: Deployment

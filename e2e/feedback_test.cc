@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "kube/util.h"
@@ -22,8 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace res = kube::res;
-
-const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
 
 std::string app(const std::string& image, bool ready = true) {
   return R"(apiVersion: apps/v1
@@ -40,17 +41,6 @@ spec:
       containers: [{name: web, image: ")" +
          image + R"("}]
 )";
-}
-
-kube::Result<json> wait_release(const std::string& ns, const std::string& commit,
-                                const std::string& phase) {
-  return wait_for(
-      kReleases, ns, "web",
-      [&](const json& o) {
-        const json st = o.value("status", json::object());
-        return st.value("phase", "") == phase && st.value("lastAttemptedCommit", "") == commit;
-      },
-      90s);
 }
 
 std::string hmac_sha256_hex(const std::string& key, const std::string& body) {
@@ -251,6 +241,141 @@ spec:
   EXPECT_EQ(msg.find("/x"), std::string::npos) << msg;
   EXPECT_EQ(op.log_tail(100000).find("s3cr3t-token"), std::string::npos);
   EXPECT_EQ(op.log_tail(100000).find("T0K3N-PATH"), std::string::npos);
+}
+
+// The series of a /metrics text: one per metric and label set, a
+// histogram's buckets, sum and count folded into one.
+std::set<std::string> series(const std::string& text) {
+  static const std::regex le(R"(,?le="[^"]*")");
+  std::set<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::string s = std::regex_replace(line.substr(0, line.rfind(' ')), le, "");
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      auto brace = s.find('{');
+      auto name_end = brace == std::string::npos ? s.size() : brace;
+      if (name_end >= suffix.size() &&
+          s.compare(name_end - suffix.size(), suffix.size(), suffix) == 0) {
+        s.erase(name_end - suffix.size(), suffix.size());
+        break;
+      }
+    }
+    if (auto e = s.find("{}"); e != std::string::npos) s.erase(e, 2);
+    out.insert(s);
+  }
+  return out;
+}
+
+// Metrics label no commits: after 1,000 commits through a gated Release, a
+// Pipeline and the webhook, the operator and the webhook have the series
+// they had after the first ten.
+TEST(Feedback, SeriesDoNotGrowWithCommits) {
+  TestNamespace ns("e2e-series", {{"cairn.dev/enforce", "deny"}});
+  GitRepo repo("series-" + ns.name());
+  auto files = [](int i) {
+    return std::map<std::string, std::string>{
+        {"deploy/settings.yaml",
+         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"
+         "data: {index: \"" +
+             std::to_string(i) + "\"}\n"},
+        {"ok", "yes\n"}};
+  };
+  std::vector<std::string> all = repo.commits(1, files, "first");
+  ASSERT_EQ(all.size(), 1u);
+  WebhookProcess hook;
+  hook.register_with_apiserver("cairn-e2e-" + ns.name(), ns.name());
+  OperatorProcess op(ns.name());
+  ASSERT_TRUE(client().create(kPipelines, ns.name(), yaml(R"(
+apiVersion: cairn.dev/v1alpha1
+kind: Pipeline
+metadata: {name: ci}
+spec:
+  source: {url: ")" + repo.git_url() + R"(", branch: main, interval: 10s}
+  steps: [{name: check, image: x, script: "grep -q yes ok"}]
+)")));
+  ASSERT_TRUE(client().create(kReleases, ns.name(), yaml(R"(
+apiVersion: cairn.dev/v1alpha1
+kind: Release
+metadata: {name: web}
+spec:
+  source: {url: ")" + repo.git_url() + R"(", branch: main, interval: 10s}
+  path: deploy
+  gate: {pipelineRef: {name: ci}}
+  rollout: {progressDeadline: 30s}
+)")));
+  auto deployed = [&](const std::string& commit) {
+    auto r = wait_release(ns.name(), commit, "Deployed");
+    return r ? ""
+             : r.error().to_string() + "\noperator:\n" + op.log_tail() + "\nwebhook:\n" +
+                   hook.log_tail();
+  };
+  ASSERT_EQ(deployed(all.back()), "");
+  auto operator_metrics = [&] {
+    return sh("curl -fsS http://127.0.0.1:" + std::to_string(op.metrics_port()) + "/metrics")
+        .second;
+  };
+
+  // The first ten commits (a create, then an update): every kind of series
+  // the rest will touch exists now.
+  auto more = repo.commits(
+      9, [&](int i) { return files(1 + i); }, "early");
+  ASSERT_EQ(more.size(), 9u);
+  all.insert(all.end(), more.begin(), more.end());
+  ASSERT_EQ(deployed(all.back()), "");
+  const auto op_before = series(operator_metrics());
+  const auto hook_before = series(hook.metrics());
+  ASSERT_GT(op_before.size(), 20u);
+  ASSERT_GT(hook_before.size(), 5u);
+
+  // 990 more, in five pushes, each deployed through the gate and the webhook.
+  constexpr int kPushes = 5;
+  for (int p = 0; p < kPushes; ++p) {
+    auto batch = repo.commits(
+        198, [&](int i) { return files(10 + p * 198 + i); }, "later");
+    ASSERT_EQ(batch.size(), 198u);
+    all.insert(all.end(), batch.begin(), batch.end());
+    ASSERT_EQ(deployed(all.back()), "") << "push " << p;
+  }
+  ASSERT_EQ(all.size(), 1000u);
+  const std::string op_text = operator_metrics(), hook_text = hook.metrics();
+  const auto op_after = series(op_text);
+  const auto hook_after = series(hook_text);
+
+  // A commit or run label would add a series per deployed commit (five or
+  // more); a result seen for the first time (a retried status write) adds one.
+  auto added = [](const std::set<std::string>& before, const std::set<std::string>& after) {
+    std::vector<std::string> out;
+    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                        std::back_inserter(out));
+    return out;
+  };
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += "  " + x + "\n";
+    return s;
+  };
+  auto op_added = added(op_before, op_after), hook_added = added(hook_before, hook_after);
+  EXPECT_LT(op_added.size(), static_cast<size_t>(kPushes))
+      << op_before.size() << " operator series after 10 commits, " << op_after.size()
+      << " after 1,000; new:\n"
+      << list(op_added);
+  EXPECT_LT(hook_added.size(), static_cast<size_t>(kPushes))
+      << hook_before.size() << " webhook series after 10 commits, " << hook_after.size()
+      << " after 1,000; new:\n"
+      << list(hook_added);
+  for (const auto& c : all) {  // neither the id nor its short form as a label value
+    for (const std::string& t : {op_text, hook_text}) {
+      ASSERT_EQ(t.find(c), std::string::npos) << "commit " << c << " in a label";
+      ASSERT_EQ(t.find("\"" + c.substr(0, 8)), std::string::npos)
+          << "commit " << c << " in a label";
+    }
+  }
+  // The work really went through both: runs, deployments, admissions.
+  EXPECT_NE(op_text.find("cairn_pipeline_runs_total{namespace=\"" + ns.name()), std::string::npos);
+  EXPECT_NE(op_text.find("cairn_release_deployments_total{namespace=\"" + ns.name()),
+            std::string::npos);
+  EXPECT_NE(hook_text.find("cairn_admission_decisions_total{"), std::string::npos);
 }
 
 }  // namespace

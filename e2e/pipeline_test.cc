@@ -20,8 +20,6 @@ using namespace std::chrono_literals;
 namespace res = kube::res;
 namespace fs = std::filesystem;
 
-const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
-
 // A small app with a real lint, test and build.
 std::map<std::string, std::string> app(bool broken = false) {
   return {{"add.sh", broken ? "#!/bin/sh\necho $(($1 - $2))\n" : "#!/bin/sh\necho $(($1 + $2))\n"},

@@ -20,9 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace res = kube::res;
 
-const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
-const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
-
 std::string app_yaml(const std::string& image, bool with_config, bool ready = true) {
   std::string y = R"(apiVersion: apps/v1
 kind: Deployment
@@ -62,19 +59,6 @@ spec:
   path: deploy
   rollout: {progressDeadline: 10s}
 )" + extra);
-}
-
-// The Release once `commit` has reached `phase` (Deployed, RolledBack, ...).
-kube::Result<json> wait_release(const std::string& ns, const std::string& commit,
-                                const std::string& phase, std::chrono::seconds limit = 60s) {
-  return wait_for(
-      kReleases, ns, "web",
-      [&](const json& o) {
-        const json st = o.value("status", json::object());
-        if (st.value("phase", "") != phase) return false;
-        return st.value("lastAttemptedCommit", "") == commit;
-      },
-      limit);
 }
 
 std::string stamp(const json& o, const std::string& key) {

@@ -19,8 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace res = kube::res;
 
-const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
-const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
 const kube::ApiResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
                                              "clusterrolebindings", "ClusterRoleBinding", false};
 const kube::ApiResource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings",

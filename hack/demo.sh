@@ -94,13 +94,13 @@ if ! daemon_running cairn-webhook; then
     --probe-addr "127.0.0.1:$WEBHOOK_PROBE_PORT" --namespace cairn-system \
     --operator-users "system:serviceaccount:cairn-system:$op_sa" \
     --git-cache-dir "$CAIRN_STATE/webhook-git" --log-format text
-  wait_for cairn-webhook 30 "no ok from its /readyz" curl -fsS "http://127.0.0.1:$WEBHOOK_PROBE_PORT/readyz" -o /dev/null
+  wait_for cairn-webhook 30 "no ok from its /readyz" curl -fs "http://127.0.0.1:$WEBHOOK_PROBE_PORT/readyz" -o /dev/null
 fi
 if ! daemon_running cairn-operator; then
   start cairn-operator "$CAIRN_OPERATOR" --kubeconfig "$CAIRN_STATE/operator.kubeconfig" \
     --probe-addr "127.0.0.1:$OP_PROBE_PORT" --metrics-addr "127.0.0.1:$OP_METRICS_PORT" \
     --git-cache-dir "$CAIRN_STATE/git-cache" --log-format text
-  wait_for cairn-operator 30 "no ok from its /readyz" curl -fsS "http://127.0.0.1:$OP_PROBE_PORT/readyz" -o /dev/null
+  wait_for cairn-operator 30 "no ok from its /readyz" curl -fs "http://127.0.0.1:$OP_PROBE_PORT/readyz" -o /dev/null
 fi
 echo "webhook  pid $(recorded_pid cairn-webhook) as system:serviceaccount:cairn-system:$hook_sa; log $CAIRN_LOGS/cairn-webhook.log"
 echo "operator pid $(recorded_pid cairn-operator) as system:serviceaccount:cairn-system:$op_sa; log $CAIRN_LOGS/cairn-operator.log"
@@ -259,7 +259,7 @@ echo "tests: $(run_phase "$crash")"
 release_at "$crash" RolledBack
 k -n shop get release adder
 echo "history:"
-k -n shop get release adder -o go-template='{{range .status.history}}  {{printf "%.8s" .commit}}  {{.result}}  {{.reason}}{{"\n"}}{{end}}'
+k -n shop get release adder -o go-template='{{range .status.history}}  {{printf "%.8s" .commit}}  {{.result}}  {{with .reason}}{{.}}{{end}}{{"\n"}}{{end}}'
 echo "deployment/adder runs $(k -n shop get deployment adder -o jsonpath='{.spec.template.spec.containers[0].image}') again"
 
 say "10. kubectl cairn trace: from the live object to the commit and the Pipeline run that tested it"

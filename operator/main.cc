@@ -267,6 +267,16 @@ int main(int argc, char** argv) {
   notify::Notifier notifier(
       client, {.on_result = [&](const std::string& result) { op_metrics.notification(result); }});
   auto notify_failure = [&](const std::string& key) { return notifier.failure(key); };
+  // spec.source.url of a cached Pipeline or Release: the links of a notification.
+  auto source_url = [](kube::Store& store, const std::string& ns, const std::string& name) {
+    auto o = store.get(ns + "/" + name);
+    if (!o) return std::string();
+    auto spec = o->find("spec");
+    if (spec == o->end() || !spec->is_object()) return std::string();
+    auto src = spec->find("source");
+    if (src == spec->end() || !src->is_object()) return std::string();
+    return src->value("url", std::string());
+  };
   pipeline::Reconciler reconciler(
       client, pipelines.store(), jobs.store(), pods.store(), sources, events,
       {.checkout_image = f.checkout_image,
@@ -287,6 +297,7 @@ int main(int argc, char** argv) {
                             .run = run.id,
                             .result = std::string(api::to_string(run.phase)),
                             .reason = run.message,
+                            .source = source_url(pipelines.store(), ns, name),
                             .targets = targets});
            },
        .notify_failure = notify_failure});
@@ -339,6 +350,7 @@ int main(int argc, char** argv) {
                             .title = e.title,
                             .result = std::string(release::to_string(e.type)),
                             .reason = e.reason,
+                            .source = source_url(releases.store(), e.ns, e.name),
                             .targets = e.notify});
            },
        .notify_failure = notify_failure});
@@ -389,6 +401,8 @@ int main(int argc, char** argv) {
           for (auto* inf : {&pipelines, &jobs, &pods, &releases})
             op_metrics.informer_totals(inf->resource().resource, static_cast<double>(inf->events()),
                                        static_cast<double>(inf->relists()));
+          op_metrics.stalled("Pipeline", metrics::stalled_objects(pipelines.store()));
+          op_metrics.stalled("Release", metrics::stalled_objects(releases.store()));
           return http::Response{200, "text/plain; version=0.0.4", op_metrics.render(), {}};
         });
     if (!m) {

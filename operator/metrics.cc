@@ -91,7 +91,12 @@ OperatorMetrics::OperatorMetrics()
                          .Name("cairn_notifications_total")
                          .Help("Notification deliveries by result (delivered, retried, failed, "
                                "dropped)")
-                         .Register(*registry_)) {}
+                         .Register(*registry_)),
+      stalled_(BuildGauge()
+                   .Name("cairn_resource_stalled")
+                   .Help("1 while a Pipeline or Release is Stalled (needs a person: its Stalled "
+                         "condition says what to fix)")
+                   .Register(*registry_)) {}
 
 void OperatorMetrics::reconciled(const std::string& kind, const std::string& result,
                                  double seconds) {
@@ -190,6 +195,39 @@ void OperatorMetrics::push(const std::string& result) {
 
 void OperatorMetrics::queue_depth(const std::string& name, double depth) {
   queue_depth_.Add({{"name", name}}).Set(depth);
+}
+
+std::vector<std::pair<std::string, std::string>> stalled_objects(const kube::Store& store) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& obj : store.list()) {
+    auto st = obj->find("status");
+    if (st == obj->end() || !st->is_object()) continue;
+    auto conds = st->find("conditions");
+    if (conds == st->end() || !conds->is_array()) continue;
+    for (const auto& c : *conds) {
+      if (c.is_object() && c.value("type", "") == "Stalled" && c.value("status", "") == "True") {
+        auto md = obj->find("metadata");
+        if (md != obj->end() && md->is_object())
+          out.emplace_back(md->value("namespace", ""), md->value("name", ""));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void OperatorMetrics::stalled(const std::string& kind,
+                              const std::vector<std::pair<std::string, std::string>>& now) {
+  std::lock_guard lock(stalled_mu_);
+  auto& before = stalled_now_[kind];
+  std::set<std::pair<std::string, std::string>> current(now.begin(), now.end());
+  for (const auto& [ns, name] : before) {
+    if (!current.contains({ns, name}))
+      stalled_.Remove(&stalled_.Add({{"kind", kind}, {"namespace", ns}, {"name", name}}));
+  }
+  for (const auto& [ns, name] : current)
+    stalled_.Add({{"kind", kind}, {"namespace", ns}, {"name", name}}).Set(1);
+  before = std::move(current);
 }
 
 std::string OperatorMetrics::render() const {

@@ -8,13 +8,22 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "api/types.h"
+#include "kube/informer.h"
 #include "release/reconciler.h"
 
 namespace cairn::metrics {
+
+// The (namespace, name) of every object in `store` whose Stalled condition is True.
+std::vector<std::pair<std::string, std::string>> stalled_objects(const kube::Store& store);
 
 class OperatorMetrics {
  public:
@@ -31,6 +40,11 @@ class OperatorMetrics {
   void queue_totals(const std::string& name, double adds, double retries);
   void push(const std::string& result);
   void queue_depth(const std::string& name, double depth);
+  // cairn_resource_stalled{kind,namespace,name}: 1 for each Pipeline or
+  // Release of `kind` whose Stalled condition is True now (namespace, name);
+  // the series of those no longer stalled are removed.
+  void stalled(const std::string& kind,
+               const std::vector<std::pair<std::string, std::string>>& now);
   // The text exposition format.
   std::string render() const;
 
@@ -55,6 +69,9 @@ class OperatorMetrics {
   prometheus::Family<prometheus::Counter>& queue_adds_;
   prometheus::Family<prometheus::Counter>& queue_retries_;
   prometheus::Family<prometheus::Counter>& notifications_;
+  prometheus::Family<prometheus::Gauge>& stalled_;
+  std::mutex stalled_mu_;
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> stalled_now_;
 };
 
 }  // namespace cairn::metrics

@@ -1,5 +1,7 @@
 #include "webhook/admission.h"
 
+#include <array>
+
 namespace cairn::webhook {
 
 namespace {
@@ -60,6 +62,41 @@ bool nested_deeper_than(std::string_view s, size_t max) {
   return false;
 }
 
+// Leaves out, while parsing, what no decision reads, so it is never built:
+// metadata.managedFields of request.object and request.oldObject (often most
+// of an object), and request.oldObject itself when the operation is CREATE or
+// UPDATE of the object (not a subresource), seen earlier in the request, as
+// the apiserver writes it. A decision on an UPDATE looks at the new object
+// only; DELETE and subresource requests keep oldObject.
+class ReviewTrimmer {
+ public:
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key) {
+      if (depth < 1 || depth >= kDepth || !parsed.is_string()) return true;
+      const auto& key = parsed.get_ref<const std::string&>();
+      keys_[depth] = key;
+      if (depth == 2 && keys_[1] == "request" && key == "oldObject")
+        return !(object_update_ && !subresource_);
+      if (depth == 4 && key == "managedFields" && keys_[3] == "metadata" && keys_[1] == "request" &&
+          (keys_[2] == "object" || keys_[2] == "oldObject"))
+        return false;
+      return true;
+    }
+    if (event == json::parse_event_t::value && depth == 2 && keys_[1] == "request" &&
+        parsed.is_string()) {
+      const auto& v = parsed.get_ref<const std::string&>();
+      if (keys_[2] == "operation") object_update_ = v == "CREATE" || v == "UPDATE";
+      if (keys_[2] == "subResource") subresource_ = !v.empty();
+    }
+    return true;
+  }
+
+ private:
+  static constexpr int kDepth = 5;
+  std::array<std::string, kDepth> keys_;
+  bool object_update_ = false, subresource_ = false;
+};
+
 }  // namespace
 
 std::expected<Review, std::string> parse_review(std::string_view body) {
@@ -69,7 +106,7 @@ std::expected<Review, std::string> parse_review(std::string_view body) {
   if (nested_deeper_than(body, kMaxReviewDepth))
     return std::unexpected("body nests arrays and objects deeper than " +
                            std::to_string(kMaxReviewDepth) + " levels");
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  json doc = json::parse(body, ReviewTrimmer{}, /*allow_exceptions=*/false);
   if (doc.is_discarded())
     return std::unexpected("body is not valid JSON (truncated?): expected an AdmissionReview");
   if (!doc.is_object()) return std::unexpected("body is not a JSON object");
@@ -85,7 +122,7 @@ std::expected<Review, std::string> parse_review(std::string_view body) {
   auto req_it = doc.find("request");
   if (req_it == doc.end() || !req_it->is_object())
     return std::unexpected("request is missing or not an object");
-  const json& req = *req_it;
+  json& req = *req_it;  // not const: object and oldObject are moved out of it
   if (!str(req, "uid", r.uid, err, "request") || !str(req, "namespace", r.ns, err, "request") ||
       !str(req, "name", r.name, err, "request") ||
       !str(req, "operation", r.operation, err, "request") ||

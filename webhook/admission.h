@@ -26,8 +26,10 @@ struct Review {
   std::string operation;  // CREATE, UPDATE, DELETE, CONNECT
   std::string username;
   std::vector<std::string> groups;
+  // Both without metadata.managedFields (no decision reads them).
   json object;      // null when absent (DELETE)
-  json old_object;  // null when absent (CREATE)
+  json old_object;  // null when absent (CREATE) and for CREATE/UPDATE of the
+                    // object itself (not a subresource): decisions read `object`
   bool dry_run = false;
 
   // "apps/Deployment" or "/ConfigMap" (core group).

@@ -157,9 +157,7 @@ GitRepo::GitRepo(const std::string& name) : name_(name) {
 
 GitRepo::~GitRepo() { fs::remove_all(work_); }
 
-std::string GitRepo::commit(const std::map<std::string, std::string>& files,
-                            const std::string& message, const std::string& branch) {
-  sh("git -C " + work_ + " checkout -q -B " + branch + " 2>/dev/null");
+void GitRepo::write(const std::map<std::string, std::string>& files) {
   for (const auto& [path, content] : files) {
     fs::path p = fs::path(work_) / path;
     if (content.empty()) {
@@ -169,6 +167,12 @@ std::string GitRepo::commit(const std::map<std::string, std::string>& files,
     fs::create_directories(p.parent_path());
     std::ofstream(p) << content;
   }
+}
+
+std::string GitRepo::commit(const std::map<std::string, std::string>& files,
+                            const std::string& message, const std::string& branch) {
+  sh("git -C " + work_ + " checkout -q -B " + branch + " 2>/dev/null");
+  write(files);
   auto [rc, out] = sh("cd " + work_ +
                       " && git add -A && git -c user.name='Ada Lovelace' -c "
                       "user.email=ada@example.com commit -q -m '" +
@@ -176,6 +180,40 @@ std::string GitRepo::commit(const std::map<std::string, std::string>& files,
                       " 2>&1 && git rev-parse HEAD");
   std::string sha = out.substr(out.size() >= 41 ? out.size() - 41 : 0, 40);
   return rc == 0 ? sha : "";
+}
+
+std::vector<std::string> GitRepo::commits(
+    int n, const std::function<std::map<std::string, std::string>(int)>& files,
+    const std::string& message, const std::string& branch) {
+  sh("git -C " + work_ + " checkout -q -B " + branch + " 2>/dev/null");
+  for (int i = 0; i < n; ++i) {
+    write(files(i));
+    auto [rc, out] = sh("cd " + work_ +
+                        " && git add -A && git -c user.name='Ada Lovelace' -c "
+                        "user.email=ada@example.com commit -q --allow-empty -m '" +
+                        message + " " + std::to_string(i) + "' 2>&1");
+    if (rc != 0) return {};
+  }
+  auto [rc, out] = sh("cd " + work_ + " && git push -q -f origin HEAD:refs/heads/" + branch +
+                      " 2>&1 && git rev-list --reverse -n " + std::to_string(n) + " HEAD");
+  if (rc != 0) return {};
+  std::vector<std::string> ids;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() == 40) ids.push_back(line);
+  return ids;
+}
+
+kube::Result<kube::json> wait_release(const std::string& ns, const std::string& commit,
+                                      const std::string& phase, std::chrono::seconds limit,
+                                      const std::string& name) {
+  return wait_for(
+      kReleases, ns, name,
+      [&](const kube::json& o) {
+        const kube::json st = o.value("status", kube::json::object());
+        return st.value("phase", "") == phase && st.value("lastAttemptedCommit", "") == commit;
+      },
+      limit);
 }
 
 std::string GitRepo::git_url() const {

@@ -5,9 +5,13 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "kube/client.h"
 
 namespace cairn::e2e {
 
@@ -35,6 +39,17 @@ class OperatorProcess {
   pid_t pid_ = -1;
 };
 
+// Cairn's own kinds.
+inline const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
+inline const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};
+
+// The Release ns/`name` once `commit` has reached `phase` (Deployed,
+// RolledBack, ...), or the reason it did not within `limit`.
+kube::Result<kube::json> wait_release(const std::string& ns, const std::string& commit,
+                                      const std::string& phase,
+                                      std::chrono::seconds limit = std::chrono::seconds(90),
+                                      const std::string& name = "web");
+
 // A repository on the e2e git server (hack/git-server.sh), with a working
 // copy to commit from. Pushes go straight to the bare repository's path.
 class GitRepo {
@@ -45,11 +60,18 @@ class GitRepo {
   // pushes to `branch`. Returns the full commit id.
   std::string commit(const std::map<std::string, std::string>& files, const std::string& message,
                      const std::string& branch = "main");
+  // `n` commits, the i-th writing files(i), then one push. Returns their
+  // ids, oldest first.
+  std::vector<std::string> commits(
+      int n, const std::function<std::map<std::string, std::string>(int)>& files,
+      const std::string& message, const std::string& branch = "main");
   std::string git_url() const;    // git://127.0.0.1:PORT/<name>.git
   std::string https_url() const;  // https://127.0.0.1:PORT/git/<name>.git
   const std::string& name() const { return name_; }
 
  private:
+  // Writes the files into the working copy (empty content deletes).
+  void write(const std::map<std::string, std::string>& files);
   std::string name_, bare_, work_;
 };
 

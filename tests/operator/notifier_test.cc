@@ -28,6 +28,37 @@ TEST(Notify, PayloadIsSlackTextPlusFields) {
   EXPECT_NE(text.find("rolled back to 89abcdef"), std::string::npos) << text;
 }
 
+TEST(Notify, PayloadLinksTheCommitWithoutCredentials) {
+  Notice n{.kind = "Pipeline",
+           .ns = "shop",
+           .name = "ci",
+           .event = api::NotifyEvent::kRunFailed,
+           .commit = "0123456789abcdef0123456789abcdef01234567",
+           .source = "https://ci-bot:s3cr3t@git.example.com/shop/app.git"};
+  const std::string body = payload(n);
+  EXPECT_EQ(body.find("s3cr3t"), std::string::npos) << body;
+  auto j = nlohmann::json::parse(body);
+  EXPECT_EQ(j["links"]["repository"], "https://git.example.com/shop/app");
+  EXPECT_EQ(j["links"]["commit"],
+            "https://git.example.com/shop/app/commit/0123456789abcdef0123456789abcdef01234567");
+  n.source = "git://127.0.0.1/app.git";  // no web address to link to
+  j = nlohmann::json::parse(payload(n));
+  EXPECT_FALSE(j.contains("links"));
+  EXPECT_EQ(j["source"], "git://127.0.0.1/app.git");
+}
+
+TEST(Notify, WebUrlsOfGitUrls) {
+  EXPECT_EQ(web_url("https://github.com/org/app.git"), "https://github.com/org/app");
+  EXPECT_EQ(web_url("https://u:p@gitlab.example.com:8443/group/sub/app/"),
+            "https://gitlab.example.com:8443/group/sub/app");
+  EXPECT_EQ(web_url("git@github.com:org/app.git"), "https://github.com/org/app");
+  EXPECT_EQ(web_url("ssh://git@git.example.com:2222/org/app.git"),
+            "https://git.example.com/org/app");
+  EXPECT_EQ(web_url("git://host/app.git"), "");
+  EXPECT_EQ(web_url("file:///srv/git/app.git"), "");
+  EXPECT_EQ(web_url("https://host"), "");
+}
+
 TEST(Notify, EndpointsShowOnlySchemeAndHost) {
   EXPECT_EQ(endpoint_of("https://hooks.slack.com/services/T000/B000/XXXX"),
             "https://hooks.slack.com");

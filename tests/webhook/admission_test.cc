@@ -36,6 +36,49 @@ TEST(ParseReview, ReadsEveryField) {
   EXPECT_EQ(r->object["metadata"]["name"], "web");
 }
 
+TEST(ParseReview, LeavesOutWhatNoDecisionReads) {
+  auto review = [](const std::string& op, const std::string& sub) {
+    nlohmann::json obj = {{"apiVersion", "v1"},
+                          {"kind", "ConfigMap"},
+                          {"metadata",
+                           {{"name", "web"},
+                            {"annotations", {{"a", "b"}}},
+                            {"managedFields", {{{"manager", "kubectl"}, {"operation", "Apply"}}}}}},
+                          {"data", {{"managedFields", "kept: a key of the data, not metadata"}}}};
+    // In the apiserver's order (Go writes struct fields in order; operation
+    // and subResource come before object and oldObject).
+    nlohmann::ordered_json req = {
+        {"uid", "u"},
+        {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}}},
+        {"subResource", sub},
+        {"namespace", "shop"},
+        {"name", "web"},
+        {"operation", op},
+        {"object", op == "DELETE" ? nlohmann::json() : obj},
+        {"oldObject", obj}};
+    return parse_review(nlohmann::ordered_json{
+        {"apiVersion", "admission.k8s.io/v1"},
+        {"kind", "AdmissionReview"},
+        {"request", req}}.dump());
+  };
+  auto update = review("UPDATE", "");
+  ASSERT_TRUE(update) << update.error();
+  EXPECT_FALSE(update->object["metadata"].contains("managedFields"));
+  EXPECT_EQ(update->object["metadata"]["annotations"]["a"], "b");
+  EXPECT_EQ(update->object["data"]["managedFields"], "kept: a key of the data, not metadata");
+  EXPECT_TRUE(update->old_object.is_null()) << "an UPDATE is decided on the new object";
+
+  auto del = review("DELETE", "");
+  ASSERT_TRUE(del) << del.error();
+  ASSERT_TRUE(del->old_object.is_object()) << "a DELETE is decided on the old object";
+  EXPECT_EQ(del->old_object["metadata"]["name"], "web");
+  EXPECT_FALSE(del->old_object["metadata"].contains("managedFields"));
+
+  auto scale = review("UPDATE", "scale");
+  ASSERT_TRUE(scale) << scale.error();
+  EXPECT_TRUE(scale->old_object.is_object()) << "subresource requests keep oldObject";
+}
+
 TEST(ParseReview, EveryTruncationIsAnErrorNotACrash) {
   std::string full = kReview;
   for (size_t n = 0; n < full.size() - 1; ++n) {
