@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   # libraries (shared/design.md: the project's dependencies)
-  libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libgit2-dev
+  libcpprest-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libgit2-dev libsimdjson-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libboost-dev
   # local control plane: etcd, and what building kube-apiserver from source needs
   etcd-server golang-go rsync jq dpkg-dev openssl curl procps psmisc iproute2 util-linux

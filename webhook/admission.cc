@@ -1,22 +1,12 @@
 #include "webhook/admission.h"
 
-#include <array>
+#include <simdjson.h>
 
 namespace cairn::webhook {
 
 namespace {
 
-// Reads a string field; absent and null are empty, any other type an error.
-bool str(const json& obj, const char* key, std::string& out, std::string& err, const char* where) {
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return true;
-  if (!it->is_string()) {
-    err = std::string(where) + "." + key + " must be a string";
-    return false;
-  }
-  out = it->get<std::string>();
-  return true;
-}
+namespace dom = simdjson::dom;
 
 std::string printable(std::string s, size_t max) {
   for (char& c : s) {
@@ -33,83 +23,80 @@ std::string printable(std::string s, size_t max) {
   return s;
 }
 
-// Arrays and objects nested deeper than this are refused. Parsing needs no
-// recursion, but copying a document does (the policy copies the object), and
-// a 7 MiB body nests a million levels deep: enough to overflow any thread's
-// stack. Kubernetes objects come nowhere near this.
+// Arrays and objects nested deeper than this are refused (simdjson checks it
+// while parsing). Converting a document to nlohmann::json recurses, and a
+// 7 MiB body could nest a million levels deep: enough to overflow any
+// thread's stack. Kubernetes objects come nowhere near this.
 constexpr size_t kMaxReviewDepth = 1000;
 
-// Whether a JSON text nests arrays and objects deeper than `max` (brackets in
-// strings do not count; the text need not be valid).
-bool nested_deeper_than(std::string_view s, size_t max) {
-  size_t depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > max) return true;
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
+// Bodies up to this size are parsed by a parser kept per thread (its buffers
+// reused); larger ones by a parser of their own, freed afterwards, so a rare
+// multi-megabyte review does not pin its buffers in every thread.
+constexpr size_t kReusedParserBytes = 1u << 20;
+
+// Reads a string field; absent and null are empty, any other type an error.
+bool str(dom::object obj, std::string_view key, std::string& out, std::string& err,
+         const char* where) {
+  dom::element v;
+  if (obj.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return true;
+  std::string_view sv;
+  if (v.get(sv) != simdjson::SUCCESS) {
+    err = std::string(where) + "." + std::string(key) + " must be a string";
+    return false;
   }
-  return false;
+  out.assign(sv);
+  return true;
 }
 
-// Leaves out, while parsing, what no decision reads, so it is never built:
-// metadata.managedFields of request.object and request.oldObject (often most
-// of an object), and request.oldObject itself when the operation is CREATE or
-// UPDATE of the object (not a subresource), seen earlier in the request, as
-// the apiserver writes it. A decision on an UPDATE looks at the new object
-// only; DELETE and subresource requests keep oldObject.
-class ReviewTrimmer {
- public:
-  bool operator()(int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key) {
-      if (depth < 1 || depth >= kDepth || !parsed.is_string()) return true;
-      const auto& key = parsed.get_ref<const std::string&>();
-      keys_[depth] = key;
-      if (depth == 2 && keys_[1] == "request" && key == "oldObject")
-        return !(object_update_ && !subresource_);
-      if (depth == 4 && key == "managedFields" && keys_[3] == "metadata" && keys_[1] == "request" &&
-          (keys_[2] == "object" || keys_[2] == "oldObject"))
-        return false;
-      return true;
+// nlohmann::json of a parsed element. `metadata` says the element is an
+// object's metadata: its managedFields (often most of an object, and read by
+// no decision) are left out.
+json to_json(dom::element e, bool metadata = false) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      json out = json::object();
+      auto& map = out.get_ref<json::object_t&>();
+      for (auto field : dom::object(e)) {
+        if (metadata && field.key == "managedFields") continue;
+        map.emplace(std::string(field.key), to_json(field.value));
+      }
+      return out;
     }
-    if (event == json::parse_event_t::value && depth == 2 && keys_[1] == "request" &&
-        parsed.is_string()) {
-      const auto& v = parsed.get_ref<const std::string&>();
-      if (keys_[2] == "operation") object_update_ = v == "CREATE" || v == "UPDATE";
-      if (keys_[2] == "subResource") subresource_ = !v.empty();
+    case dom::element_type::ARRAY: {
+      json out = json::array();
+      auto& arr = out.get_ref<json::array_t&>();
+      dom::array a(e);
+      for (auto v : a) arr.push_back(to_json(v));
+      return out;
     }
-    return true;
+    case dom::element_type::STRING:
+      return std::string(std::string_view(e));
+    case dom::element_type::INT64:
+      return int64_t(e);
+    case dom::element_type::UINT64:
+      return uint64_t(e);
+    case dom::element_type::DOUBLE:
+      return double(e);
+    case dom::element_type::BOOL:
+      return bool(e);
+    case dom::element_type::NULL_VALUE:
+      break;
   }
+  return nullptr;
+}
 
- private:
-  static constexpr int kDepth = 5;
-  std::array<std::string, kDepth> keys_;
-  bool object_update_ = false, subresource_ = false;
-};
+// A Kubernetes object: metadata without managedFields.
+json object_to_json(dom::object o) {
+  json out = json::object();
+  auto& map = out.get_ref<json::object_t&>();
+  for (auto field : o)
+    map.emplace(std::string(field.key), to_json(field.value, field.key == "metadata"));
+  return out;
+}
 
-}  // namespace
-
-std::expected<Review, std::string> parse_review(std::string_view body) {
-  if (body.empty()) return std::unexpected("empty body: expected an AdmissionReview");
-  if (body.size() > kMaxReviewBytes)
-    return std::unexpected("body larger than " + std::to_string(kMaxReviewBytes) + " bytes");
-  if (nested_deeper_than(body, kMaxReviewDepth))
-    return std::unexpected("body nests arrays and objects deeper than " +
-                           std::to_string(kMaxReviewDepth) + " levels");
-  json doc = json::parse(body, ReviewTrimmer{}, /*allow_exceptions=*/false);
-  if (doc.is_discarded())
-    return std::unexpected("body is not valid JSON (truncated?): expected an AdmissionReview");
-  if (!doc.is_object()) return std::unexpected("body is not a JSON object");
+std::expected<Review, std::string> parse_document(dom::element doc_el) {
+  dom::object doc;
+  if (doc_el.get(doc) != simdjson::SUCCESS) return std::unexpected("body is not a JSON object");
   Review r;
   std::string err, kind;
   if (!str(doc, "apiVersion", r.api_version, err, "") || !str(doc, "kind", kind, err, ""))
@@ -119,10 +106,9 @@ std::expected<Review, std::string> parse_review(std::string_view body) {
   if (r.api_version != "admission.k8s.io/v1" && r.api_version != "admission.k8s.io/v1beta1")
     return std::unexpected("apiVersion \"" + printable(r.api_version, 60) +
                            "\" is not admission.k8s.io/v1 or v1beta1");
-  auto req_it = doc.find("request");
-  if (req_it == doc.end() || !req_it->is_object())
+  dom::object req;
+  if (doc["request"].get(req) != simdjson::SUCCESS)
     return std::unexpected("request is missing or not an object");
-  json& req = *req_it;  // not const: object and oldObject are moved out of it
   if (!str(req, "uid", r.uid, err, "request") || !str(req, "namespace", r.ns, err, "request") ||
       !str(req, "name", r.name, err, "request") ||
       !str(req, "operation", r.operation, err, "request") ||
@@ -134,48 +120,95 @@ std::expected<Review, std::string> parse_review(std::string_view body) {
     return std::unexpected("request.operation \"" + printable(r.operation, 30) +
                            "\" is not CREATE, UPDATE, DELETE or CONNECT");
 
-  auto gvk = req.find("kind");
-  if (gvk == req.end() || !gvk->is_object()) return std::unexpected("request.kind is missing");
-  if (!str(*gvk, "group", r.group, err, "request.kind") ||
-      !str(*gvk, "version", r.version, err, "request.kind") ||
-      !str(*gvk, "kind", r.kind, err, "request.kind"))
+  dom::object gvk;
+  if (req["kind"].get(gvk) != simdjson::SUCCESS) return std::unexpected("request.kind is missing");
+  if (!str(gvk, "group", r.group, err, "request.kind") ||
+      !str(gvk, "version", r.version, err, "request.kind") ||
+      !str(gvk, "kind", r.kind, err, "request.kind"))
     return std::unexpected(err);
   if (r.kind.empty()) return std::unexpected("request.kind.kind is missing");
-  if (auto res = req.find("resource"); res != req.end() && !res->is_null()) {
-    if (!res->is_object()) return std::unexpected("request.resource must be an object");
-    if (!str(*res, "resource", r.resource, err, "request.resource") ||
-        !str(*res, "group", r.resource_group, err, "request.resource"))
+  if (dom::element res; req["resource"].get(res) == simdjson::SUCCESS && !res.is_null()) {
+    dom::object ro;
+    if (res.get(ro) != simdjson::SUCCESS)
+      return std::unexpected("request.resource must be an object");
+    if (!str(ro, "resource", r.resource, err, "request.resource") ||
+        !str(ro, "group", r.resource_group, err, "request.resource"))
       return std::unexpected(err);
   }
 
-  if (auto ui = req.find("userInfo"); ui != req.end() && !ui->is_null()) {
-    if (!ui->is_object()) return std::unexpected("request.userInfo must be an object");
-    if (!str(*ui, "username", r.username, err, "request.userInfo")) return std::unexpected(err);
-    if (auto g = ui->find("groups"); g != ui->end() && !g->is_null()) {
-      if (!g->is_array()) return std::unexpected("request.userInfo.groups must be a list");
-      for (const auto& v : *g) {
-        if (!v.is_string())
+  if (dom::element ui; req["userInfo"].get(ui) == simdjson::SUCCESS && !ui.is_null()) {
+    dom::object uo;
+    if (ui.get(uo) != simdjson::SUCCESS)
+      return std::unexpected("request.userInfo must be an object");
+    if (!str(uo, "username", r.username, err, "request.userInfo")) return std::unexpected(err);
+    if (dom::element g; uo["groups"].get(g) == simdjson::SUCCESS && !g.is_null()) {
+      dom::array ga;
+      if (g.get(ga) != simdjson::SUCCESS)
+        return std::unexpected("request.userInfo.groups must be a list");
+      for (auto v : ga) {
+        std::string_view sv;
+        if (v.get(sv) != simdjson::SUCCESS)
           return std::unexpected("request.userInfo.groups must be a list of strings");
-        r.groups.push_back(v.get<std::string>());
+        r.groups.emplace_back(sv);
       }
     }
   }
+  // A decision on CREATE or UPDATE of the object itself reads `object`
+  // only; DELETE and subresource requests read oldObject too.
+  const bool needs_old = r.operation == "DELETE" || !r.sub_resource.empty();
   for (const char* key : {"object", "oldObject"}) {
-    auto it = req.find(key);
-    if (it == req.end() || it->is_null()) continue;
-    if (!it->is_object())
+    dom::element e;
+    if (req[key].get(e) != simdjson::SUCCESS || e.is_null()) continue;
+    dom::object o;
+    if (e.get(o) != simdjson::SUCCESS)
       return std::unexpected(std::string("request.") + key + " must be an object");
-    if (auto md = it->find("metadata"); md != it->end() && !md->is_null() && !md->is_object())
+    if (dom::element md;
+        o["metadata"].get(md) == simdjson::SUCCESS && !md.is_null() && !md.is_object())
       return std::unexpected(std::string("request.") + key + ".metadata must be an object");
-    (std::string_view(key) == "object" ? r.object : r.old_object) = std::move(*it);
+    if (std::string_view(key) == "object")
+      r.object = object_to_json(o);
+    else if (needs_old)
+      r.old_object = object_to_json(o);
   }
-  if (auto d = req.find("dryRun"); d != req.end() && !d->is_null()) {
-    if (!d->is_boolean()) return std::unexpected("request.dryRun must be a boolean");
-    r.dry_run = d->get<bool>();
+  if (dom::element d; req["dryRun"].get(d) == simdjson::SUCCESS && !d.is_null()) {
+    bool b = false;
+    if (d.get(b) != simdjson::SUCCESS) return std::unexpected("request.dryRun must be a boolean");
+    r.dry_run = b;
   }
   if ((r.operation == "CREATE" || r.operation == "UPDATE") && r.object.is_null())
     return std::unexpected("request.object is missing for " + r.operation);
   return r;
+}
+
+}  // namespace
+
+std::expected<Review, std::string> parse_review(std::string_view body) {
+  if (body.empty()) return std::unexpected("empty body: expected an AdmissionReview");
+  if (body.size() > kMaxReviewBytes)
+    return std::unexpected("body larger than " + std::to_string(kMaxReviewBytes) + " bytes");
+  auto parse = [&](dom::parser& parser) -> std::expected<Review, std::string> {
+    dom::element doc;
+    auto error = parser.parse(body.data(), body.size()).get(doc);
+    if (error == simdjson::DEPTH_ERROR)
+      return std::unexpected("body nests arrays and objects deeper than " +
+                             std::to_string(kMaxReviewDepth) + " levels");
+    if (error != simdjson::SUCCESS)
+      return std::unexpected("body is not valid JSON (truncated?): expected an AdmissionReview");
+    return parse_document(doc);
+  };
+  if (body.size() > kReusedParserBytes) {
+    dom::parser own;
+    if (own.allocate(body.size(), kMaxReviewDepth) != simdjson::SUCCESS)
+      return std::unexpected("body too large to parse");
+    return parse(own);
+  }
+  thread_local dom::parser parser = [] {
+    dom::parser p;
+    // On failure parse() allocates what it needs itself (default depth 1024).
+    [[maybe_unused]] auto e = p.allocate(64 * 1024, kMaxReviewDepth);
+    return p;
+  }();
+  return parse(parser);
 }
 
 std::string answer(const Review& review, const Verdict& v) {

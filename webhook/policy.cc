@@ -397,6 +397,24 @@ bool Policy::fetch_once(const ReleaseInfo& rel, git::Source& src, Clock::time_po
   return true;
 }
 
+std::optional<std::string> Policy::resolve_head(git::Source& src, const git::Ref& ref) {
+  const auto fetched = src.last_fetch();
+  const std::string key = git::normalize_url(src.url()) + " " + git::to_string(ref);
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = heads_.find(key); it != heads_.end() && it->second.first == fetched)
+      return it->second.second;
+  }
+  auto head = src.resolve(ref);
+  if (!head) return std::nullopt;
+  std::lock_guard lock(cache_mu_);
+  if (heads_.size() > 10000) heads_.clear();
+  // Stored with the fetch time read before resolving: a fetch that ended in
+  // between makes the next decision read the ref again.
+  heads_[key] = {fetched, *head};
+  return *head;
+}
+
 std::optional<Policy::Finding> Policy::check_commit(const ReleaseInfo& rel,
                                                     const std::string& commit,
                                                     const std::string& what) {
@@ -416,13 +434,26 @@ std::optional<Policy::Finding> Policy::check_commit(const ReleaseInfo& rel,
                    "Try again when the repository is reachable; to deploy, " + commit_to(rel)};
   };
 
-  // The commit exists.
-  auto info = src->commit(commit);
-  if (!info) {
-    fetch();
-    info = src->commit(commit);
+  // The commit exists (once seen, always: objects are immutable).
+  const std::string commit_key = git::normalize_url(rel.spec.source.url) + " " + commit;
+  bool exists = false;
+  {
+    std::lock_guard lock(cache_mu_);
+    exists = commits_.contains(commit_key);
   }
-  if (!info) {
+  if (!exists) {
+    exists = src->commit(commit).has_value();
+    if (!exists) {
+      fetch();
+      exists = src->commit(commit).has_value();
+    }
+    if (exists) {
+      std::lock_guard lock(cache_mu_);
+      if (commits_.size() > 100000) commits_.clear();
+      commits_.insert(commit_key);
+    }
+  }
+  if (!exists) {
     if (!fetch_error.empty()) return unreachable();
     return Finding{
         "commit " + short_sha(commit) + " in the stamp of " + what + " does not exist in " + repo,
@@ -435,7 +466,7 @@ std::optional<Policy::Finding> Policy::check_commit(const ReleaseInfo& rel,
       : !rel.spec.source.tag.empty()  ? git::Ref{git::RefKind::kTag, rel.spec.source.tag}
                                       : git::Ref{git::RefKind::kCommit, rel.spec.source.commit};
   auto reachable = [&]() -> std::optional<bool> {
-    auto head = src->resolve(ref);
+    auto head = resolve_head(*src, ref);
     if (!head) return std::nullopt;
     const std::string key = git::normalize_url(rel.spec.source.url) + " " + commit + " " + *head;
     {

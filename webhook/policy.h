@@ -38,6 +38,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "api/types.h"
@@ -149,6 +150,8 @@ class Policy {
   };
   struct Index;  // the parsed manifests of one Release at one commit
   std::optional<Finding> check_provenance(const Review& r, const json& obj);
+  // src.resolve(ref), read again only after the mirror has fetched.
+  std::optional<std::string> resolve_head(git::Source& src, const git::Ref& ref);
   std::optional<Finding> check_commit(const ReleaseInfo& rel, const std::string& commit,
                                       const std::string& what);
   std::shared_ptr<const Index> manifests(const ReleaseInfo& rel, git::Source& src,
@@ -173,6 +176,12 @@ class Policy {
       index_;
   std::unordered_map<std::string, bool> ancestry_;    // "url commit head" -> is ancestor
   std::unordered_map<std::string, bool> signatures_;  // "url commit keys-hash" -> valid
+  // "url ref" -> the commit it pointed to, and the mirror's last fetch when
+  // it was read: refs change only when the mirror fetches, so a decision
+  // reads them from disk only after one.
+  std::unordered_map<std::string, std::pair<std::chrono::system_clock::time_point, std::string>>
+      heads_;
+  std::unordered_set<std::string> commits_;  // "url commit" known to exist (objects are immutable)
 };
 
 }  // namespace cairn::webhook

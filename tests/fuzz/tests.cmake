@@ -12,6 +12,7 @@ set_tests_properties(fuzz.admission PROPERTIES LABELS unit TIMEOUT 900)
 # LeakSanitizer); the libraries below it are linked as they are.
 find_package(Boost 1.74 REQUIRED)
 find_package(prometheus-cpp REQUIRED)
+find_package(simdjson REQUIRED)
 set(cairn_asan -fsanitize=address -fno-omit-frame-pointer)
 add_executable(cairn_socket_fuzz
   ${CMAKE_CURRENT_LIST_DIR}/socket_fuzz.cc
@@ -24,7 +25,7 @@ target_compile_options(cairn_socket_fuzz PRIVATE ${cairn_asan})
 target_link_options(cairn_socket_fuzz PRIVATE -fsanitize=address)
 target_include_directories(cairn_socket_fuzz PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/lib)
 target_link_libraries(cairn_socket_fuzz PRIVATE cairn_manifest cairn_api cairn_git cairn_log
-  prometheus-cpp::core Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads
+  prometheus-cpp::core simdjson::simdjson Boost::headers OpenSSL::SSL OpenSSL::Crypto Threads::Threads
   nlohmann_json::nlohmann_json)
 add_test(NAME fuzz.socket COMMAND cairn_socket_fuzz)
 set_tests_properties(fuzz.socket PROPERTIES LABELS unit TIMEOUT 600
