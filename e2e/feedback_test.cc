@@ -91,6 +91,12 @@ TEST(Feedback, DoraKeysInPrometheusAndNotifications) {
     return HttpResponse{200, "application/json", "{}"};
   });
   HttpsServer refuser([](const HttpRequest&) { return HttpResponse{403, "text/plain", "no"}; });
+  // And one that is down: nothing listens on its port any more.
+  int down_port = 0;
+  {
+    HttpsServer gone([](const HttpRequest&) { return HttpResponse{200, "text/plain", ""}; });
+    down_port = gone.port();
+  }
   ASSERT_TRUE(client().create(
       res::kSecrets, ns.name(),
       {{"apiVersion", "v1"},
@@ -135,6 +141,8 @@ spec:
                   std::to_string(refuser.port()) + R"(/x"
     secretRef: {name: refuser}
     events: [Deployed]
+  - {url: "https://127.0.0.1:)" +
+                  std::to_string(down_port) + R"(/down", events: [Deployed, RolledBack]}
 )");
   ASSERT_TRUE(client().create(kReleases, ns.name(), rel));
   ASSERT_TRUE(wait_release(ns.name(), a, "Deployed")) << op.log_tail();
@@ -222,23 +230,30 @@ spec:
     }
   }
 
-  // The refusing endpoint shows in the Release's condition, without its URL
-  // path (which may be a credential).
+  // The refusing endpoint and the one that is down both show in the
+  // Release's condition (the working one hides neither), without their URL
+  // paths (which may be credentials). The down one gave up after its
+  // retries, on the notifier's thread: the rollouts above did not wait.
+  const std::string down = "127.0.0.1:" + std::to_string(down_port);
   auto notified = wait_for(
       kReleases, ns.name(), "web",
-      [](const json& o) {
+      [&](const json& o) {
         for (const auto& cnd : o.value("status", json::object()).value("conditions", json::array()))
-          if (cnd.value("type", "") == "Notified" && cnd.value("status", "") == "False")
-            return true;
+          if (cnd.value("type", "") == "Notified" && cnd.value("status", "") == "False") {
+            const std::string m = cnd.value("message", "");
+            return m.find("answered HTTP 403") != std::string::npos &&
+                   m.find(down) != std::string::npos;
+          }
         return false;
       },
-      60s);
+      90s);
   ASSERT_TRUE(notified) << notified.error().to_string() << "\n" << op.log_tail();
   std::string msg;
   for (const auto& cnd : (*notified)["status"]["conditions"])
     if (cnd.value("type", "") == "Notified") msg = cnd.value("message", "");
   EXPECT_NE(msg.find("answered HTTP 403"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("/x"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("/down"), std::string::npos) << msg;
   EXPECT_EQ(op.log_tail(100000).find("s3cr3t-token"), std::string::npos);
   EXPECT_EQ(op.log_tail(100000).find("T0K3N-PATH"), std::string::npos);
 }

@@ -154,8 +154,10 @@ void Notifier::send(const Notice& n) {
 std::optional<std::string> Notifier::failure(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = failures_.find(key);
-  if (it == failures_.end()) return std::nullopt;
-  return it->second;
+  if (it == failures_.end() || it->second.empty()) return std::nullopt;
+  std::string all;
+  for (const auto& [endpoint, why] : it->second) all += (all.empty() ? "" : "; ") + why;
+  return all;
 }
 
 bool Notifier::flush(std::chrono::milliseconds limit) {
@@ -187,8 +189,15 @@ void Notifier::run() {
     lock.lock();
     --in_flight_;
     const std::string key = d.notice.key();
+    // The target as spec.notify names it (its Secret, else its URL): never
+    // shown, only told apart.
+    const std::string target =
+        d.target.secret_ref ? "secret/" + d.target.secret_ref->name : "url/" + d.target.url;
     if (!err) {
-      failures_.erase(key);
+      if (auto it = failures_.find(key); it != failures_.end()) {
+        it->second.erase(target);
+        if (it->second.empty()) failures_.erase(it);
+      }
       if (opts_.on_result) opts_.on_result("delivered");
     } else if (retriable && d.attempt + 1 < opts_.max_attempts && !stopped_) {
       d.due = Clock::now() + opts_.first_backoff * (1 << d.attempt);
@@ -196,12 +205,13 @@ void Notifier::run() {
       queue_.push_back(std::move(d));
       if (opts_.on_result) opts_.on_result("retried");
     } else {
-      failures_[key] = *err + " (after " + std::to_string(d.attempt + 1) + " attempts)";
+      auto& why = failures_[key][target];
+      why = *err + " (after " + std::to_string(d.attempt + 1) + " attempts)";
       if (opts_.on_result) opts_.on_result("failed");
       log::warn("notification failed", {{"kind", d.notice.kind},
                                         {"namespace", d.notice.ns},
                                         {"name", d.notice.name},
-                                        {"error", failures_[key]}});
+                                        {"error", why}});
     }
     cv_.notify_all();
   }

@@ -73,8 +73,10 @@ class Notifier {
 
   // Queues one delivery per target that wants n.event; returns at once.
   void send(const Notice& n);
-  // Why the last delivery for a resource (Notice::key()) failed for good;
-  // nullopt when the last one succeeded (or none was made).
+  // Why deliveries for a resource (Notice::key()) failed for good, one
+  // message per endpoint whose last delivery failed ("; " between them);
+  // nullopt when every endpoint's last delivery succeeded (or none was made).
+  // One endpoint that works does not hide another that does not.
   std::optional<std::string> failure(const std::string& key) const;
   // Waits until nothing is queued or in flight (tests, shutdown), up to `limit`.
   bool flush(std::chrono::milliseconds limit);
@@ -96,10 +98,12 @@ class Notifier {
   Options opts_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Delivery> queue_;                   // guarded by mu_
-  int in_flight_ = 0;                            // guarded by mu_
-  bool stopped_ = false;                         // guarded by mu_
-  std::map<std::string, std::string> failures_;  // guarded by mu_
+  std::deque<Delivery> queue_;  // guarded by mu_
+  int in_flight_ = 0;           // guarded by mu_
+  bool stopped_ = false;        // guarded by mu_
+  // resource key -> target (its Secret's name, or its URL) -> why its last
+  // delivery failed; guarded by mu_.
+  std::map<std::string, std::map<std::string, std::string>> failures_;
   std::thread thread_;
 };
 
