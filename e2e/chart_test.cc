@@ -349,20 +349,11 @@ spec:
   - {name: test, image: debian, after: [audit], script: "sh ./test.sh"}
   - {name: build, image: debian, after: [test], script: "echo artifact=adder-$(git rev-parse --short HEAD) > /dev/termination-log"}
 )")));
-  auto run = wait_for(
-      kPipelines, pn, "ci",
-      [&](const json& o) {
-        for (const auto& r : o.value("status", json::object()).value("runs", json::array()))
-          if (r.value("commit", "") == good && r.value("phase", "") == "Succeeded") return true;
-        return false;
-      },
-      90s);
+  auto run = wait_run(pn, "ci", good, 90s);
   ASSERT_TRUE(run) << run.error().to_string() << "\n" << op.log_tail();
-  for (const auto& r : (*run)["status"]["runs"]) {
-    if (r.value("commit", "") != good) continue;
-    ASSERT_EQ(r["steps"].size(), 3u);
-    EXPECT_EQ(r["steps"][2]["results"].value("artifact", ""), "adder-" + good.substr(0, 7));
-  }
+  ASSERT_EQ(run->value("phase", ""), "Succeeded") << run->dump();
+  ASSERT_EQ((*run)["steps"].size(), 3u);
+  EXPECT_EQ((*run)["steps"][2]["results"].value("artifact", ""), "adder-" + good.substr(0, 7));
 
   // --------------------------------------- what the operator may not do
   const std::string op_user = "system:serviceaccount:" + ns + ":cairn-operator";

@@ -55,28 +55,6 @@ spec:
   return yaml(y);
 }
 
-// The run for `commit` once it has finished.
-kube::Result<json> wait_run(const std::string& ns, const std::string& name,
-                            const std::string& commit, std::chrono::seconds limit = 60s) {
-  auto p = wait_for(
-      kPipelines, ns, name,
-      [&](const json& o) {
-        for (const auto& r : o.value("status", json::object()).value("runs", json::array())) {
-          std::string ph = r.value("phase", "");
-          if (r.value("commit", "") == commit &&
-              (ph == "Succeeded" || ph == "Failed" || ph == "Cancelled"))
-            return true;
-        }
-        return false;
-      },
-      limit);
-  if (!p) return p;
-  for (const auto& r : (*p)["status"]["runs"]) {
-    if (r.value("commit", "") == commit) return r;
-  }
-  return kube::fail(kube::Code::kNotFound, "run vanished");
-}
-
 json step_of(const json& run, const std::string& name) {
   for (const auto& s : run.value("steps", json::array())) {
     if (s.value("name", "") == name) return s;

@@ -242,15 +242,9 @@ spec:
   steps:
   - {name: test, image: debian, script: "test ! -e BROKEN"}
 )")));
-  auto failed = wait_for(
-      kPipelines, ns, "ci",
-      [&](const json& o) {
-        for (const auto& run : o.value("status", json::object()).value("runs", json::array()))
-          if (run.value("commit", "") == broken && run.value("phase", "") == "Failed") return true;
-        return false;
-      },
-      90s);
+  auto failed = wait_run(ns, "ci", broken, 90s);
   ASSERT_TRUE(failed) << failed.error().to_string() << "\n" << g.where();
+  ASSERT_EQ(failed->value("phase", ""), "Failed") << failed->dump();
   ASSERT_TRUE(wait_deployed(ns, broken)) << g.where();
 
   // Only on an unmerged branch (committed last: the work tree follows it).

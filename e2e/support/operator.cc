@@ -216,6 +216,28 @@ kube::Result<kube::json> wait_release(const std::string& ns, const std::string& 
       limit);
 }
 
+kube::Result<kube::json> wait_run(const std::string& ns, const std::string& name,
+                                  const std::string& commit, std::chrono::seconds limit) {
+  auto p = wait_for(
+      kPipelines, ns, name,
+      [&](const kube::json& o) {
+        for (const auto& r :
+             o.value("status", kube::json::object()).value("runs", kube::json::array())) {
+          std::string ph = r.value("phase", "");
+          if (r.value("commit", "") == commit &&
+              (ph == "Succeeded" || ph == "Failed" || ph == "Cancelled"))
+            return true;
+        }
+        return false;
+      },
+      limit);
+  if (!p) return p;
+  for (const auto& r : (*p)["status"]["runs"]) {
+    if (r.value("commit", "") == commit) return r;
+  }
+  return kube::fail(kube::Code::kNotFound, "run vanished");
+}
+
 std::string GitRepo::git_url() const {
   return git_env("CAIRN_GIT_DAEMON_URL") + "/" + name_ + ".git";
 }

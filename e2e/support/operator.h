@@ -50,6 +50,12 @@ kube::Result<kube::json> wait_release(const std::string& ns, const std::string& 
                                       std::chrono::seconds limit = std::chrono::seconds(90),
                                       const std::string& name = "web");
 
+// The run of Pipeline ns/`name` for `commit` once it has finished
+// (Succeeded, Failed or Cancelled), or the reason it did not within `limit`.
+kube::Result<kube::json> wait_run(const std::string& ns, const std::string& name,
+                                  const std::string& commit,
+                                  std::chrono::seconds limit = std::chrono::seconds(60));
+
 // A repository on the e2e git server (hack/git-server.sh), with a working
 // copy to commit from. Pushes go straight to the bare repository's path.
 class GitRepo {

@@ -452,12 +452,13 @@ Result<ApiResource> Client::resource_of(const json& obj) {
 
 namespace {
 
-Result<json> decode(Result<Response> r) {
+Result<json> decode(Result<Response> r, bool without_managed_fields = false) {
   if (!r) return std::unexpected(r.error());
   if (r->status >= 300)
     return std::unexpected(error_from_response(r->status, r->body, r->retry_after));
   if (r->body.empty()) return json::object();
-  json j = json::parse(r->body, nullptr, false);
+  json j = without_managed_fields ? parse_without_managed_fields(r->body)
+                                  : json::parse(r->body, nullptr, false);
   if (j.is_discarded()) return fail(Code::kDecode, "apiserver returned a body that is not JSON");
   return j;
 }
@@ -500,7 +501,7 @@ Result<json> Client::list(const ApiResource& r, std::string_view ns, const ListO
   add_param(q, "resourceVersionMatch", o.resource_version_match);
   if (o.limit > 0) add_param(q, "limit", std::to_string(o.limit));
   add_param(q, "continue", o.continue_token);
-  return decode(send({.path = r.path(ns_of(r, ns)), .query = q}, true));
+  return decode(send({.path = r.path(ns_of(r, ns)), .query = q}, true), o.without_managed_fields);
 }
 
 Result<json> Client::list_all(const ApiResource& r, std::string_view ns, ListOptions o) {

@@ -48,6 +48,8 @@ struct ListOptions {
   std::string resource_version_match;  // NotOlderThan | Exact
   int64_t limit = 0;                   // page size; 0: no paging
   std::string continue_token;
+  // Leave metadata.managedFields out of the items while parsing (caches).
+  bool without_managed_fields = false;
 };
 
 struct DeleteOptions {

@@ -218,6 +218,7 @@ Result<void> Informer::list_and_replace(bool first) {
   lo.label_selector = opts_.label_selector;
   lo.field_selector = opts_.field_selector;
   lo.limit = opts_.page_size;
+  lo.without_managed_fields = opts_.trim_managed_fields;
   // The first list may be served from the apiserver's watch cache (rv=0); a
   // re-list after 410 must not, or it could go back in time: ask for a
   // consistent read.
@@ -252,7 +253,8 @@ Result<void> Informer::list_and_replace(bool first) {
 }
 
 void Informer::handle_event(std::string_view line, bool& gone, bool& stop) {
-  json ev = json::parse(line, nullptr, false);
+  json ev = opts_.trim_managed_fields ? parse_without_managed_fields(line)
+                                      : json::parse(line, nullptr, false);
   if (ev.is_discarded() || !ev.is_object()) {
     set_error("watch sent a line that is not JSON; re-watching");
     stop = true;

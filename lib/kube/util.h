@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <expected>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,12 @@ std::expected<std::chrono::system_clock::time_point, std::string> parse_rfc3339(
 // arenas (cpprestsdk's thread pool would otherwise get one each). Call once,
 // first thing in main.
 void tune_malloc_for_controllers();
+
+// Parses JSON (a discarded value if it is not JSON), leaving out every
+// object's metadata.managedFields as it goes: they are never allocated, so a
+// cache that would trim them afterwards is not left with the holes they
+// leave in the heap between the objects it keeps.
+nlohmann::json parse_without_managed_fields(std::string_view text);
 
 // Percent-encodes a query parameter value.
 std::string url_encode(std::string_view s);
