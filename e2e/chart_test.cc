@@ -195,33 +195,6 @@ std::string install(const Chart& chart, ClusterScoped& cleanup, json* vwc) {
   return "";
 }
 
-std::string app_yaml(const std::string& image, bool with_config) {
-  std::string y = R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers: [{name: web, image: ")" +
-                  image + R"(", ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080, protocol: TCP}]
-)";
-  if (with_config)
-    y += "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {greeting: "
-         "hello}\n";
-  return y;
-}
-
 // True once the object no longer exists. Deletion is awaited by looking
 // (a watch started after the object went would wait for nothing).
 bool wait_gone(const kube::ApiResource& r, const std::string& ns, const std::string& name,
@@ -280,7 +253,7 @@ TEST(Chart, ReleaseAndPipelineRunUnderTheChartsRbacAndWebhookConfiguration) {
   std::vector<std::string> op_flags = chart.args("cairn-operator");
   op_flags.insert(op_flags.end(), {"--kubeconfig", op_kc, "--log-format", "text"});
   GitRepo app("chart-app-" + rel_ns.name());
-  std::string a = app.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A: web");
+  std::string a = app.commit({{"deploy/app.yaml", web_app_yaml("web:1", true)}}, "A: web");
   OperatorProcess op(rel_ns.name(), op_flags);
   auto lease = wait_for(
       res::kLeases, ns, "cairn-operator",
@@ -324,7 +297,7 @@ spec:
 
   // ...while the operator's prune is a DELETE the webhook admits: the
   // chart's --operator-users names the chart's ServiceAccount.
-  std::string b = app.commit({{"deploy/app.yaml", app_yaml("web:2", false)}}, "B: no config");
+  std::string b = app.commit({{"deploy/app.yaml", web_app_yaml("web:2", false)}}, "B: no config");
   auto rb = wait_release(rn, b, "Deployed");
   ASSERT_TRUE(rb) << rb.error().to_string() << "\n" << op.log_tail() << "\n" << hook.log_tail();
   EXPECT_FALSE(client().get(res::kConfigMaps, rn, "web-config")) << "pruned";
@@ -446,7 +419,7 @@ TEST(Chart, OneWatchedNamespaceRunsOnRolesAlone) {
   ASSERT_FALSE(op_kc.empty()) << err;
 
   GitRepo app("chart-one-" + rn);
-  std::string a = app.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A: web");
+  std::string a = app.commit({{"deploy/app.yaml", web_app_yaml("web:1", true)}}, "A: web");
   std::vector<std::string> op_flags = chart.args("cairn-operator");
   op_flags.insert(op_flags.end(), {"--kubeconfig", op_kc, "--log-format", "text"});
   OperatorProcess op(rn, op_flags);

@@ -20,34 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace res = kube::res;
 
-std::string app_yaml(const std::string& image, bool with_config, bool ready = true) {
-  std::string y = R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata:
-      labels: {app: web}
-)" + std::string(ready ? "" : "      annotations: {sim.cairn.dev/ready: \"false\"}\n") +
-                  R"(    spec:
-      containers: [{name: web, image: ")" +
-                  image + R"(", ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
-)";
-  if (with_config)
-    y += "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {greeting: "
-         "hello}\n";
-  return y;
-}
-
 json release(const std::string& url, const std::string& extra = "") {
   return yaml(R"(
 apiVersion: cairn.dev/v1alpha1
@@ -69,7 +41,7 @@ TEST(Release, DeployChangePruneFailRollBackAndRecover) {
   TestNamespace ns("e2e-rel");
   GitRepo repo("rel-" + ns.name());
   std::string a =
-      repo.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A: web, service, config");
+      repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", true)}}, "A: web, service, config");
   OperatorProcess op(ns.name());
   ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
 
@@ -90,20 +62,20 @@ TEST(Release, DeployChangePruneFailRollBackAndRecover) {
     EXPECT_EQ((*o)["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""), "cairn");
   }
 
-  std::string b = repo.commit({{"deploy/app.yaml", app_yaml("web:2", true)}}, "B: new image");
+  std::string b = repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", true)}}, "B: new image");
   ASSERT_TRUE(wait_release(ns.name(), b, "Deployed"));
   auto d = client().get(res::kDeployments, ns.name(), "web");
   EXPECT_EQ((*d)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:2");
 
   std::string c =
-      repo.commit({{"deploy/app.yaml", app_yaml("web:2", false)}}, "C: drop the config");
+      repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", false)}}, "C: drop the config");
   ASSERT_TRUE(wait_release(ns.name(), c, "Deployed"));
   auto gone = client().get(res::kConfigMaps, ns.name(), "web-config");
   ASSERT_FALSE(gone) << "pruned: git no longer has it";
   EXPECT_EQ(gone.error().code, kube::Code::kNotFound);
 
   std::string dd =
-      repo.commit({{"deploy/app.yaml", app_yaml("web:3", false, false)}}, "D: never ready");
+      repo.commit({{"deploy/app.yaml", web_app_yaml("web:3", false, false)}}, "D: never ready");
   auto rd = wait_release(ns.name(), dd, "RolledBack", 60s);
   ASSERT_TRUE(rd) << rd.error().to_string() << "\n" << op.log_tail();
   EXPECT_EQ((*rd)["status"].value("currentCommit", ""), c);
@@ -122,7 +94,7 @@ TEST(Release, DeployChangePruneFailRollBackAndRecover) {
       << "the rollback is stamped with the commit it restored";
 
   // The failed commit is not retried; the next commit deploys normally.
-  std::string e = repo.commit({{"deploy/app.yaml", app_yaml("web:4", false)}}, "E: fixed");
+  std::string e = repo.commit({{"deploy/app.yaml", web_app_yaml("web:4", false)}}, "E: fixed");
   auto re = wait_release(ns.name(), e, "Deployed");
   ASSERT_TRUE(re) << re.error().to_string() << "\n" << op.log_tail();
   int attempts_of_d = 0;
@@ -133,7 +105,7 @@ TEST(Release, DeployChangePruneFailRollBackAndRecover) {
 TEST(Release, HandEditsAreRevertedWithSelfHealAndOnlyReportedWithout) {
   TestNamespace ns("e2e-relheal");
   GitRepo repo("rel-" + ns.name());
-  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A");
+  std::string a = repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", true)}}, "A");
   OperatorProcess op(ns.name());
   ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
   ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
@@ -180,7 +152,7 @@ TEST(Release, HandEditsAreRevertedWithSelfHealAndOnlyReportedWithout) {
 TEST(Release, BadManifestsKeepTheLastGoodCommitAndSayWhere) {
   TestNamespace ns("e2e-relbad");
   GitRepo repo("rel-" + ns.name());
-  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", false)}}, "A");
+  std::string a = repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", false)}}, "A");
   OperatorProcess op(ns.name());
   ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
   ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
@@ -198,9 +170,9 @@ TEST(Release, BadManifestsKeepTheLastGoodCommitAndSayWhere) {
       {"deploy/invalid.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_Valid}\n",
        "Not_Valid"},
   };
-  std::map<std::string, std::string> files = {{"deploy/app.yaml", app_yaml("web:1", false)}};
+  std::map<std::string, std::string> files = {{"deploy/app.yaml", web_app_yaml("web:1", false)}};
   for (const auto& k : cases) {
-    files = {{"deploy/app.yaml", app_yaml("web:1", false)}, {k.file, k.content}};
+    files = {{"deploy/app.yaml", web_app_yaml("web:1", false)}, {k.file, k.content}};
     std::string bad = repo.commit(files, "bad: " + k.file);
     auto r = wait_for(
         kReleases, ns.name(), "web",
@@ -227,7 +199,7 @@ TEST(Release, BadManifestsKeepTheLastGoodCommitAndSayWhere) {
 TEST(Release, GatedOnAPipelineDeploysOnlyCommitsThatPassed) {
   TestNamespace ns("e2e-relgate");
   GitRepo repo("rel-" + ns.name());
-  std::map<std::string, std::string> good = {{"deploy/app.yaml", app_yaml("web:1", false)},
+  std::map<std::string, std::string> good = {{"deploy/app.yaml", web_app_yaml("web:1", false)},
                                              {"ok", "yes\n"}};
   std::string a = repo.commit(good, "A: passes");
   OperatorProcess op(ns.name());
@@ -244,8 +216,8 @@ spec:
   auto ra = wait_release(ns.name(), a, "Deployed");
   ASSERT_TRUE(ra) << ra.error().to_string() << "\n" << op.log_tail();
 
-  std::string b =
-      repo.commit({{"deploy/app.yaml", app_yaml("web:2", false)}, {"ok", "no\n"}}, "B: fails CI");
+  std::string b = repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", false)}, {"ok", "no\n"}},
+                              "B: fails CI");
   auto gated = wait_for(
       kReleases, ns.name(), "web",
       [](const json& o) {
@@ -266,11 +238,11 @@ spec:
 TEST(Release, ManualRollbackHoldsUntilANewerCommitAndDeleteWithPruneCleansUp) {
   TestNamespace ns("e2e-relman");
   GitRepo repo("rel-" + ns.name());
-  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", true)}}, "A");
+  std::string a = repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", true)}}, "A");
   OperatorProcess op(ns.name());
   ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
   ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
-  std::string b = repo.commit({{"deploy/app.yaml", app_yaml("web:2", true)}}, "B");
+  std::string b = repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", true)}}, "B");
   ASSERT_TRUE(wait_release(ns.name(), b, "Deployed"));
 
   auto annotate = [&](const std::string& v) {
@@ -302,7 +274,7 @@ TEST(Release, ManualRollbackHoldsUntilANewerCommitAndDeleteWithPruneCleansUp) {
   auto still = client().get(kReleases, ns.name(), "web");
   EXPECT_EQ((*still)["status"].value("currentCommit", ""), a);
   // A newer commit ends the rollback.
-  std::string c = repo.commit({{"deploy/app.yaml", app_yaml("web:3", true)}}, "C");
+  std::string c = repo.commit({{"deploy/app.yaml", web_app_yaml("web:3", true)}}, "C");
   ASSERT_TRUE(wait_release(ns.name(), c, "Deployed"));
 
   // Deleting the Release (prune: true) removes what it applied.
@@ -323,14 +295,14 @@ TEST(Release, ManualRollbackHoldsUntilANewerCommitAndDeleteWithPruneCleansUp) {
 TEST(Release, SigkillDuringARolloutFinishesItOnce) {
   TestNamespace ns("e2e-relkill");
   GitRepo repo("rel-" + ns.name());
-  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", false)}}, "A");
+  std::string a = repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", false)}}, "A");
   auto op = std::make_unique<OperatorProcess>(ns.name());
   ASSERT_TRUE(client().create(kReleases, ns.name(),
                               release(repo.git_url(), "  rollout: {progressDeadline: 60s}\n")));
   ASSERT_TRUE(wait_release(ns.name(), a, "Deployed"));
   // minReadySeconds keeps the rollout in progress long enough to kill the
   // operator in the middle of it.
-  std::string slow = app_yaml("web:2", false);
+  std::string slow = web_app_yaml("web:2", false);
   slow.replace(slow.find("  replicas: 2\n"), 13, "  replicas: 2\n  minReadySeconds: 6\n");
   std::string b = repo.commit({{"deploy/app.yaml", slow}}, "B: slow to become available");
   auto mid = wait_release(ns.name(), b, "Progressing", 30s);
@@ -351,7 +323,7 @@ TEST(Release, SuspendAndDependsOn) {
   TestNamespace ns("e2e-reldep");
   GitRepo repo("rel-" + ns.name());
   std::string a = repo.commit(
-      {{"deploy/app.yaml", app_yaml("web:1", false)},
+      {{"deploy/app.yaml", web_app_yaml("web:1", false)},
        {"db/db.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: db}\ndata: {ready: \"yes\"}\n"}},
       "A");
@@ -437,7 +409,7 @@ TEST(Release, AnalysisOverThresholdRollsBack) {
   ASSERT_TRUE(wait_prometheus(query, 0)) << "Prometheus never scraped the test's target";
 
   GitRepo repo("analysis-" + ns.name());
-  std::string a = repo.commit({{"deploy/app.yaml", app_yaml("web:1", false)}}, "A");
+  std::string a = repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", false)}}, "A");
   OperatorProcess op(ns.name());
   json rel = yaml(R"(
 apiVersion: cairn.dev/v1alpha1
@@ -471,7 +443,7 @@ spec:
   // The next commit's errors cross the threshold once it is healthy.
   ratio = 0.5;
   ASSERT_TRUE(wait_prometheus(query, 0.5));
-  std::string b = repo.commit({{"deploy/app.yaml", app_yaml("web:2", false)}}, "B: bad");
+  std::string b = repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", false)}}, "B: bad");
   auto rb = wait_release(ns.name(), b, "RolledBack");
   ASSERT_TRUE(rb) << rb.error().to_string() << "\n" << op.log_tail();
   EXPECT_EQ((*rb)["status"].value("currentCommit", ""), a);

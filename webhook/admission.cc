@@ -48,25 +48,28 @@ bool str(dom::object obj, std::string_view key, std::string& out, std::string& e
   return true;
 }
 
-// nlohmann::json of a parsed element. `metadata` says the element is an
-// object's metadata: its managedFields (often most of an object, and read by
-// no decision) are left out.
-json to_json(dom::element e, bool metadata = false) {
+// What an element is, for to_json: any value, a Kubernetes object (its
+// "metadata" key is kMetadata), or an object's metadata (its managedFields,
+// often most of an object and read by no decision, are left out).
+enum class Part { kValue, kObject, kMetadata };
+
+json to_json(dom::element e, Part part = Part::kValue) {
   switch (e.type()) {
     case dom::element_type::OBJECT: {
       json out = json::object();
       auto& map = out.get_ref<json::object_t&>();
       for (auto field : dom::object(e)) {
-        if (metadata && field.key == "managedFields") continue;
-        map.emplace(std::string(field.key), to_json(field.value));
+        if (part == Part::kMetadata && field.key == "managedFields") continue;
+        const Part child =
+            part == Part::kObject && field.key == "metadata" ? Part::kMetadata : Part::kValue;
+        map.emplace(std::string(field.key), to_json(field.value, child));
       }
       return out;
     }
     case dom::element_type::ARRAY: {
       json out = json::array();
       auto& arr = out.get_ref<json::array_t&>();
-      dom::array a(e);
-      for (auto v : a) arr.push_back(to_json(v));
+      for (auto v : dom::array(e)) arr.push_back(to_json(v));
       return out;
     }
     case dom::element_type::STRING:
@@ -83,15 +86,6 @@ json to_json(dom::element e, bool metadata = false) {
       break;
   }
   return nullptr;
-}
-
-// A Kubernetes object: metadata without managedFields.
-json object_to_json(dom::object o) {
-  json out = json::object();
-  auto& map = out.get_ref<json::object_t&>();
-  for (auto field : o)
-    map.emplace(std::string(field.key), to_json(field.value, field.key == "metadata"));
-  return out;
 }
 
 std::expected<Review, std::string> parse_document(dom::element doc_el) {
@@ -166,9 +160,9 @@ std::expected<Review, std::string> parse_document(dom::element doc_el) {
         o["metadata"].get(md) == simdjson::SUCCESS && !md.is_null() && !md.is_object())
       return std::unexpected(std::string("request.") + key + ".metadata must be an object");
     if (std::string_view(key) == "object")
-      r.object = object_to_json(o);
+      r.object = to_json(e, Part::kObject);
     else if (needs_old)
-      r.old_object = object_to_json(o);
+      r.old_object = to_json(e, Part::kObject);
   }
   if (dom::element d; req["dryRun"].get(d) == simdjson::SUCCESS && !d.is_null()) {
     bool b = false;

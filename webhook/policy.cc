@@ -328,30 +328,22 @@ std::optional<Policy::Finding> Policy::check_provenance(const Review& r, const j
     return Finding{"the manifests under " + path_of(*rel) + " at commit " + short_sha(commit) +
                        " do not render: " + idx->error,
                    "Fix them in git: " + commit_to(*rel)};
-  // The object as the manifest names it. The apiserver sends namespaced
-  // objects with their namespace; only when one comes without is it copied
-  // to add it (a copy of a large object is most of a decision's cost).
-  const json* live = &obj;
-  json with_namespace;
+  // The object as the manifests name it. The apiserver sends namespaced
+  // objects with their namespace; one without is in the request's.
   auto entry = manifest::inventory_entry(obj);
+  std::vector<std::string> ignore = {"apiVersion"};
   if (entry.namespace_.empty()) {
-    with_namespace = obj;
-    if (!with_namespace.contains("metadata") || !with_namespace["metadata"].is_object())
-      with_namespace["metadata"] = json::object();
-    if (!with_namespace["metadata"].contains("namespace"))
-      with_namespace["metadata"]["namespace"] = r.ns;
-    entry = manifest::inventory_entry(with_namespace);
-    live = &with_namespace;
+    entry.namespace_ = r.ns;
+    ignore.emplace_back("metadata.namespace");
   }
   auto it = idx->objects.find(manifest::identity(entry));
   if (it == idx->objects.end())
     return Finding{what + " is not among the manifests under " + path_of(*rel) + " at commit " +
                        short_sha(commit),
                    "Add it in git: " + commit_to(*rel)};
-  std::vector<std::string> ignore = {"apiVersion"};
   if (auto ig = opts_.ignore_fields.find(r.group_kind()); ig != opts_.ignore_fields.end())
     ignore.insert(ignore.end(), ig->second.begin(), ig->second.end());
-  if (auto diff = manifest::first_difference(it->second, *live, ignore)) {
+  if (auto diff = manifest::first_difference(it->second, obj, ignore)) {
     std::string in_file = annotation(it->second, api::kPathAnnotation);
     return Finding{
         what + ": " + diff->to_string() + " at commit " + short_sha(commit) + " (" + in_file + ")",

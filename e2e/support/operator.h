@@ -56,6 +56,11 @@ kube::Result<kube::json> wait_run(const std::string& ns, const std::string& name
                                   const std::string& commit,
                                   std::chrono::seconds limit = std::chrono::seconds(60));
 
+// deploy/app.yaml of the e2e apps: Deployment "web" (2 replicas of
+// `image`; kept unready by the node simulator unless `ready`), Service
+// "web", and with `with_config` ConfigMap "web-config".
+std::string web_app_yaml(const std::string& image, bool with_config, bool ready = true);
+
 // A repository on the e2e git server (hack/git-server.sh), with a working
 // copy to commit from. Pushes go straight to the bare repository's path.
 class GitRepo {

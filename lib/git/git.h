@@ -248,6 +248,13 @@ std::string redact_url(const std::string& url);
 // trailing slashes dropped; a local path made absolute.
 std::string normalize_url(const std::string& url);
 
+// The web address of a repository, as GitHub, GitLab, Gitea and the like
+// serve it (<web_url>/commit/<sha> shows a commit): credentials and ".git"
+// dropped, ssh and scp-like URLs on https without their ssh port;
+// https://user:pw@host/org/app.git and git@host:org/app.git ->
+// https://host/org/app. "" for other transports (git://, file, local paths).
+std::string web_url(const std::string& url);
+
 // Whether `url` uses a supported transport (https, http, ssh, scp-like
 // user@host:path, git, file, or a local path); kInvalid with the reason if not.
 Result<void> check_url(const std::string& url);

@@ -112,6 +112,22 @@ std::string redact_url(const std::string& url) {
          (path_at == std::string::npos ? "" : rest.substr(path_at));
 }
 
+std::string web_url(const std::string& url) {
+  UrlParts u = parse_url(url);
+  if (u.form == UrlParts::Form::kLocal || u.host.empty()) return "";
+  const bool ssh = u.scheme == "ssh" || u.scheme == "git+ssh" || u.scheme == "ssh+git";
+  if (!ssh && u.scheme != "https" && u.scheme != "http") return "";
+  std::string path = u.path;
+  if (auto q = path.find_first_of("?#"); q != std::string::npos) path.resize(q);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  if (path.ends_with(".git")) path.resize(path.size() - 4);
+  if (!path.starts_with('/')) path.insert(0, "/");  // scp-like: host:org/app
+  if (path.size() < 2) return "";
+  const std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+  const std::string port = ssh || u.port.empty() ? "" : ":" + u.port;
+  return (ssh ? "https" : u.scheme) + "://" + host + port + path;
+}
+
 std::string normalize_url(const std::string& raw) {
   std::string url = raw;
   while (!url.empty() && std::isspace(static_cast<unsigned char>(url.back()))) url.pop_back();

@@ -76,39 +76,12 @@ std::string payload(const Notice& n) {
   if (!n.run.empty()) j["run"] = n.run;
   if (!n.source.empty()) {
     j["source"] = git::redact_url(n.source);
-    if (auto web = web_url(n.source); !web.empty()) {
+    if (auto web = git::web_url(n.source); !web.empty()) {
       j["links"]["repository"] = web;
       if (!n.commit.empty()) j["links"]["commit"] = web + "/commit/" + n.commit;
     }
   }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string web_url(const std::string& url) {
-  std::string scheme = "https://", rest;
-  if (url.starts_with("https://") || url.starts_with("http://")) {
-    scheme = url.substr(0, url.find("://") + 3);
-    rest = url.substr(scheme.size());
-  } else if (url.starts_with("ssh://")) {
-    rest = url.substr(6);
-    auto slash = rest.find('/');
-    auto host_end = slash == std::string::npos ? rest.size() : slash;
-    if (auto colon = rest.find(':'); colon < host_end)  // ssh://host:22/path: drop the port
-      rest.erase(colon, host_end - colon);
-  } else if (auto colon = url.find(':'); colon != std::string::npos &&
-                                         url.find("://") == std::string::npos &&
-                                         url.find('/') > colon) {
-    rest = url.substr(0, colon) + "/" + url.substr(colon + 1);  // scp-like user@host:path
-  } else {
-    return "";
-  }
-  auto slash = rest.find('/');
-  if (auto at = rest.rfind('@', slash); at != std::string::npos) rest.erase(0, at + 1);
-  if (auto q = rest.find_first_of("?#"); q != std::string::npos) rest.resize(q);
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.ends_with(".git")) rest.resize(rest.size() - 4);
-  if (rest.empty() || rest.find('/') == std::string::npos) return "";
-  return scheme + rest;
 }
 
 std::string endpoint_of(const std::string& url) {

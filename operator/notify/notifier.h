@@ -42,15 +42,8 @@ struct Notice {
 // The request body: {"text": ..., "event", "resource": {kind, namespace,
 // name}, "commit", "author", "title", "run", "result", "reason", "time",
 // "source", "links": {"repository", "commit"}}. Links are given when the
-// source is an http(s) or ssh URL (GitHub, GitLab, Gitea and the like serve
-// <repository>/commit/<sha>).
+// source has a web address (git::web_url).
 std::string payload(const Notice& n);
-
-// The web address of a git URL without credentials or ".git":
-// https://user:pw@host/org/app.git -> https://host/org/app,
-// git@host:org/app.git and ssh://git@host:22/org/app -> https://host/org/app;
-// "" for other schemes (git://, file://).
-std::string web_url(const std::string& git_url);
 
 // scheme://host[:port] of a URL: what messages may show of an endpoint.
 std::string endpoint_of(const std::string& url);

@@ -37,6 +37,20 @@ TEST(NormalizeUrl, SameRepositorySameKey) {
   EXPECT_NE(normalize_url("https://h/a.git"), normalize_url("https://h/b.git"));
 }
 
+TEST(WebUrl, RepositoryPagesWithoutCredentials) {
+  EXPECT_EQ(web_url("https://github.com/org/app.git"), "https://github.com/org/app");
+  EXPECT_EQ(web_url("https://u:p@GitLab.example.com:8443/group/sub/app/"),
+            "https://gitlab.example.com:8443/group/sub/app");
+  EXPECT_EQ(web_url("git@github.com:org/app.git"), "https://github.com/org/app");
+  EXPECT_EQ(web_url("ssh://git@git.example.com:2222/org/app.git"),
+            "https://git.example.com/org/app");
+  EXPECT_EQ(web_url("https://[::1]:3000/org/app"), "https://[::1]:3000/org/app");
+  EXPECT_EQ(web_url("git://host/app.git"), "");
+  EXPECT_EQ(web_url("file:///srv/git/app.git"), "");
+  EXPECT_EQ(web_url("/srv/git/app.git"), "");
+  EXPECT_EQ(web_url("https://host"), "");
+}
+
 TEST(CheckUrl, SupportedSchemes) {
   for (const char* ok :
        {"https://h/r.git", "http://h:8080/r", "ssh://git@h:22/r.git", "git@h:org/r.git",

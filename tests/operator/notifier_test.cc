@@ -47,18 +47,6 @@ TEST(Notify, PayloadLinksTheCommitWithoutCredentials) {
   EXPECT_EQ(j["source"], "git://127.0.0.1/app.git");
 }
 
-TEST(Notify, WebUrlsOfGitUrls) {
-  EXPECT_EQ(web_url("https://github.com/org/app.git"), "https://github.com/org/app");
-  EXPECT_EQ(web_url("https://u:p@gitlab.example.com:8443/group/sub/app/"),
-            "https://gitlab.example.com:8443/group/sub/app");
-  EXPECT_EQ(web_url("git@github.com:org/app.git"), "https://github.com/org/app");
-  EXPECT_EQ(web_url("ssh://git@git.example.com:2222/org/app.git"),
-            "https://git.example.com/org/app");
-  EXPECT_EQ(web_url("git://host/app.git"), "");
-  EXPECT_EQ(web_url("file:///srv/git/app.git"), "");
-  EXPECT_EQ(web_url("https://host"), "");
-}
-
 TEST(Notify, EndpointsShowOnlySchemeAndHost) {
   EXPECT_EQ(endpoint_of("https://hooks.slack.com/services/T000/B000/XXXX"),
             "https://hooks.slack.com");

@@ -45,18 +45,17 @@ TEST(ParseReview, LeavesOutWhatNoDecisionReads) {
                             {"annotations", {{"a", "b"}}},
                             {"managedFields", {{{"manager", "kubectl"}, {"operation", "Apply"}}}}}},
                           {"data", {{"managedFields", "kept: a key of the data, not metadata"}}}};
-    // In the apiserver's order (Go writes struct fields in order; operation
-    // and subResource come before object and oldObject).
-    nlohmann::ordered_json req = {
-        {"uid", "u"},
-        {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}}},
-        {"subResource", sub},
-        {"namespace", "shop"},
-        {"name", "web"},
-        {"operation", op},
-        {"object", op == "DELETE" ? nlohmann::json() : obj},
-        {"oldObject", obj}};
-    return parse_review(nlohmann::ordered_json{
+    // Keys sorted, so oldObject comes before operation (the apiserver writes
+    // operation first): what is kept must not depend on the order.
+    nlohmann::json req = {{"uid", "u"},
+                          {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}}},
+                          {"subResource", sub},
+                          {"namespace", "shop"},
+                          {"name", "web"},
+                          {"operation", op},
+                          {"object", op == "DELETE" ? nlohmann::json() : obj},
+                          {"oldObject", obj}};
+    return parse_review(nlohmann::json{
         {"apiVersion", "admission.k8s.io/v1"},
         {"kind", "AdmissionReview"},
         {"request", req}}.dump());

@@ -215,6 +215,13 @@ TEST_F(PolicyTest, ObjectMatchingGitAtATrackedCommitIsAdmitted) {
   EXPECT_EQ(git_.fetches, fetches);
 }
 
+TEST_F(PolicyTest, ObjectWithoutItsNamespaceIsInTheRequestsNamespace) {
+  json obj = live("Deployment", commit_a_);
+  obj["metadata"].erase("namespace");
+  auto d = policy_->decide(review("CREATE", obj));
+  EXPECT_TRUE(d.verdict.allowed) << d.verdict.message;
+}
+
 TEST_F(PolicyTest, ChangedFieldIsDeniedNamingTheField) {
   json obj = live("Deployment", commit_a_);
   obj["spec"]["replicas"] = 5;
