@@ -231,7 +231,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   kube::Client& client = **client_r;
-  kube::EventRecorder events(client, "cairn-operator");
+  // Who this process is: the Lease's holderIdentity and the reportingInstance
+  // of its Events, so an audit can tell two replicas on one host apart.
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  const std::string id = std::string(host) + "_" + std::to_string(std::random_device{}());
+  kube::EventRecorder events(client, "cairn-operator", id);
 
   // ------------------------------------------------------------ informers
   kube::Informer pipelines(client, {.resource = pipeline::Reconciler::resource(), .ns = scope});
@@ -490,7 +495,7 @@ int main(int argc, char** argv) {
     }
   }
   synced = true;
-  log::info("caches synced", {{"namespaces", f.ns.empty() ? "*" : f.ns}});
+  log::info("caches synced", {{"namespaces", f.ns.empty() ? "*" : f.ns}, {"identity", id}});
 
   std::vector<std::thread> workers;
   // One work queue per kind; each worker thread serves one queue.
@@ -556,9 +561,6 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   if (f.leader_elect) {
-    char host[256] = {0};
-    ::gethostname(host, sizeof host - 1);
-    std::string id = std::string(host) + "_" + std::to_string(std::random_device{}());
     std::string le_ns = !f.le_ns.empty() ? f.le_ns : (!scope.empty() ? scope : "default");
     elector = std::make_unique<kube::LeaderElector>(
         client, kube::LeaderElectionConfig{.ns = le_ns, .name = f.le_id, .identity = id},

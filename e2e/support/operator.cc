@@ -62,9 +62,11 @@ std::string git_env(const std::string& key) {
   return {};
 }
 
-OperatorProcess::OperatorProcess(std::string ns, std::vector<std::string> extra)
+OperatorProcess::OperatorProcess(std::string ns, std::vector<std::string> extra,
+                                 const std::string& instance)
     : ns_(std::move(ns)), extra_(std::move(extra)) {
-  std::string dir = fs::temp_directory_path() / ("cairn-e2e-op-" + ns_);
+  std::string dir = fs::temp_directory_path() /
+                    ("cairn-e2e-op-" + ns_ + (instance.empty() ? "" : "-" + instance));
   fs::create_directories(dir);
   log_ = dir + "/operator.log";
   cache_ = dir + "/git-cache";

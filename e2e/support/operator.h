@@ -17,8 +17,10 @@ namespace cairn::e2e {
 
 class OperatorProcess {
  public:
-  // Watches only `ns`. Extra flags are appended.
-  explicit OperatorProcess(std::string ns, std::vector<std::string> extra = {});
+  // Watches only `ns`. Extra flags are appended. Replicas of one namespace
+  // need distinct `instance` names (their log and git cache are kept apart).
+  explicit OperatorProcess(std::string ns, std::vector<std::string> extra = {},
+                           const std::string& instance = "");
   ~OperatorProcess();
   void start();
   void kill9();

@@ -51,6 +51,7 @@ void TcpProxy::accept_loop() {
     if (::poll(&p, 1, 50) <= 0) continue;
     int client = ::accept(listen_fd_, nullptr, nullptr);
     if (client < 0) continue;
+    accepted_++;
     if (severed_) {
       ::close(client);
       continue;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -18,6 +19,9 @@ class TcpProxy {
   int port() const { return port_; }
   void sever();
   void resume();
+  // Connections accepted so far (including those refused or that could not
+  // reach the target): how often a client tried to connect.
+  uint64_t accepted() const { return accepted_.load(); }
 
  private:
   void accept_loop();
@@ -28,6 +32,7 @@ class TcpProxy {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> severed_{false};
+  std::atomic<uint64_t> accepted_{0};
   std::thread acceptor_;
   std::mutex mu_;
   std::vector<int> fds_;            // open connection sockets; guarded by mu_

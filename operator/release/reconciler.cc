@@ -81,7 +81,15 @@ struct Reconciler::Context {
   std::vector<std::string> held;
   std::optional<std::chrono::milliseconds> hold_ends_in;
   std::vector<ReleaseEvent> pending;  // reported once the status is written
+  // An apiserver call failed in a way that says nothing about the commit
+  // (connection refused, TLS handshake cut, 5xx, timeout): retry the
+  // rollout later instead of failing the commit for good.
+  std::atomic<bool> unreachable{false};
 };
+
+namespace {
+bool transient(const kube::Error& e) { return e.retriable() || e.code == kube::Code::kTls; }
+}  // namespace
 
 std::string_view to_string(ReleaseEvent::Type t) {
   switch (t) {
@@ -143,9 +151,13 @@ std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context&
                  .source_url = c.spec.source.url,
                  .cluster_scope = c.spec.cluster_scope,
                  .files = std::move(*files)};
-  in.is_namespaced = [this](const std::string& av, const std::string& kind) -> std::optional<bool> {
+  in.is_namespaced = [this, &c](const std::string& av,
+                                const std::string& kind) -> std::optional<bool> {
     auto r = client_.resource_for(av, kind);
-    if (!r) return std::nullopt;
+    if (!r) {
+      if (transient(r.error())) c.unreachable = true;
+      return std::nullopt;
+    }
     return r->namespaced;
   };
   auto out = render(in);
@@ -163,14 +175,21 @@ std::optional<std::string> Reconciler::apply_all(Context& c, const std::vector<j
         md.value("annotations", json::object()).value(std::string(api::kPathAnnotation), "") +
         ": " + obj.value("kind", "") + " " + md.value("name", "");
     auto r = client_.resource_of(obj);
-    if (!r) return where + ": " + r.error().message;
+    auto failed = [&](const kube::Error& e) {
+      if (transient(e)) c.unreachable = true;
+      return e.to_string();
+    };
+    if (!r) {
+      failed(r.error());
+      return where + ": " + r.error().message;
+    }
     std::string ns = md.value("namespace", "");
     bool clear_break_glass = false;
     if (drift) {
       // Would applying change anything? A dry run answers without writing.
       auto live = client_.get(*r, ns, md.value("name", ""));
       auto would = client_.apply(*r, ns, obj, true, {}, {.dry_run = true});
-      if (!would) return where + ": " + would.error().to_string();
+      if (!would) return where + ": " + failed(would.error());
       if (live && comparable(*live) == comparable(*would)) return std::nullopt;
       // A break-glass change is left alone until its time is up.
       if (auto since = live ? break_glass_since(*live) : std::nullopt) {
@@ -191,13 +210,13 @@ std::optional<std::string> Reconciler::apply_all(Context& c, const std::vector<j
       if (dry_run_only) return std::nullopt;
     }
     auto applied = client_.apply(*r, ns, obj, true);
-    if (!applied) return where + ": the apiserver refused it: " + applied.error().to_string();
+    if (!applied) return where + ": the apiserver refused it: " + failed(applied.error());
     if (clear_break_glass) {
       // Git is back: the emergency is over.
       json patch = {
           {"metadata", {{"annotations", {{std::string(api::kBreakGlassAnnotation), nullptr}}}}}};
       auto p = client_.patch(*r, ns, md.value("name", ""), kube::PatchType::kMerge, patch);
-      if (!p) return where + ": removing the break-glass annotation: " + p.error().to_string();
+      if (!p) return where + ": removing the break-glass annotation: " + failed(p.error());
     }
     return std::nullopt;
   };
@@ -503,10 +522,23 @@ Outcome Reconciler::reconcile(const std::string& key) {
                              c.status.history.front().result != api::HistoryResult::kDeployed;
 
   auto start_rollout = [&](const std::string& commit) -> Outcome {
+    c.unreachable = false;
     auto objects = render_commit(c, commit);
     std::optional<std::string> err;
     if (!objects) err = objects.error();
     if (!err) err = apply_all(c, *objects);
+    if (err && c.unreachable) {
+      // The apiserver, not the commit: nothing is recorded against the
+      // commit, and the rollout is tried again with backoff.
+      log::warn("apply interrupted, will retry", {{"kind", "Release"},
+                                                  {"namespace", c.ns},
+                                                  {"name", c.name},
+                                                  {"commit", commit},
+                                                  {"error", *err}});
+      events_.warning(c.object, "ApplyRetrying",
+                      "commit " + short_sha(commit) + ": " + *err + "; retrying");
+      return Outcome::retry();
+    }
     api::HistoryEntry h{.commit = commit, .started_at = now_s()};
     if (err) {
       // Nothing (or not everything) of this commit could be applied: the
