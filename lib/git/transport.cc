@@ -433,7 +433,9 @@ int sideband_cb(const char*, int, void* payload) {
 }
 
 int update_tips_cb(const char*, const git_oid*, const git_oid*, void* payload) {
-  static_cast<FetchContext*>(payload)->progress();
+  auto* ctx = static_cast<FetchContext*>(payload);
+  ++ctx->updated_refs;
+  ctx->progress();
   return 0;
 }
 
