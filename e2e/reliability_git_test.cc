@@ -246,6 +246,14 @@ TEST(GitFaults, ServerDownIsReportedBackedOffAndRecovered) {
   auto still = client().get(kReleases, ns.name(), "faulty");
   ASSERT_TRUE(still);
   EXPECT_EQ((*still)["status"].value("currentCommit", ""), a);
+  // ... and kept in place: a hand edit is put back without the server.
+  ASSERT_TRUE(client().patch(res::kDeployments, ns.name(), "faulty", kube::PatchType::kMerge,
+                             {{"spec", {{"replicas", 3}}}}, "scale"));
+  auto healed = wait_for(
+      res::kDeployments, ns.name(), "faulty",
+      [](const json& o) { return o["spec"].value("replicas", 0) == 1; }, 15s);
+  ASSERT_TRUE(healed) << "not reverted during the outage: " << healed.error().to_string() << "\n"
+                      << op.log_tail();
 
   // The server is back: B is fetched and deployed without anyone's help.
   proxy.resume();
@@ -591,6 +599,8 @@ TEST(GitFaults, RepositoryWith10kTagsIsDeployedWithBoundedMemory) {
   figure("10k tags: operator peak RSS", static_cast<double>(peak) / 1024, "MiB");
   figure("10k tags: first fetch", first_fetch_s, "s");
   figure("10k tags: Release created -> Deployed", deploy_s, "s");
+  figure("10k tags: later fetches (polls, and the one that brought the new commit)", n_fetches - 1,
+         "");
   figure("10k tags: mean later fetch (10,001 refs advertised)",
          n_fetches > 1 ? later_fetch_s / (n_fetches - 1) : 0, "s");
   figure("10k tags: new commit + tag -> Deployed", second_deploy_s, "s");

@@ -396,6 +396,21 @@ Outcome Reconciler::reconcile(const std::string& key) {
     msg += "; retried with backoff (1s doubling to 5m)";
     api::set_not_ready(c.status.conditions, f.error().reason, msg, c.generation, now_tp);
     if (f.error().attempted) events_.warning(c.object, f.error().reason, msg);
+    // The mirror still holds the deployed commit: a change made by hand is
+    // put back even while the source cannot be fetched.
+    if (!c.status.current_commit.empty() && c.spec.self_heal &&
+        c.status.phase != api::ReleasePhase::kProgressing) {
+      if (auto cur = render_commit(c, c.status.current_commit)) {
+        bool drift = false;
+        if (!apply_all(c, *cur, &drift) && drift) {
+          events_.normal(c.object, "DriftCorrected",
+                         "a change made outside git was reverted to commit " +
+                             short_sha(c.status.current_commit) +
+                             " (kept while the source cannot be fetched)");
+          report(event(c, ReleaseEvent::Type::kDriftCorrected, c.status.current_commit, {}));
+        }
+      }
+    }
     return write_status(c, Outcome::requeue_after(f.error().retry_after));
   }
   auto resolved = c.source->resolve(ref_of(c.spec.source));
