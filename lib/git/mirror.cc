@@ -255,7 +255,7 @@ Result<void> Mirror::fetch(const FetchOptions& opts) {
   if (rc < 0) return std::unexpected(classify_fetch_error(*ctx, rc, message));
   // libgit2 writes each fetched branch and tag as a file of its own (a loose
   // ref), and every later fetch and lookup stats them all: with 10,000 tags
-  // that made each poll 3x slower. Pack them into packed-refs, as git gc
+  // a poll took twice as long. Pack them into packed-refs, as git gc
   // would (readers on other handles see the packed copy: libgit2 reloads
   // packed-refs when it changes). A failure only costs that speed.
   if (ctx->updated_refs > 0) {

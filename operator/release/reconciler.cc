@@ -388,7 +388,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
     return write_status(c, o);
   };
   if (auto f = tracker_.fetch_if_due(key, c.ns, c.spec.source, *c.source); !f) {
-    // Nothing changes in the cluster while the source is unusable: say what
+    // No new commit is deployed while the source is unusable: say what
     // stays, and report only real attempts (not reconciles within the backoff).
     std::string msg = f.error().message;
     if (!c.status.current_commit.empty())
