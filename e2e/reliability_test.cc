@@ -675,15 +675,15 @@ TEST(Reliability, ApiserverAndEtcdRestartsDuringWork) {
     ASSERT_NO_FATAL_FAILURE(create_pair(ns.name(), repos[0], late++));
     ASSERT_NO_FATAL_FAILURE(stop_daemon(daemon));
     auto down_at = Clock::now();
-    uint64_t before = proxy.accepted();
+    int before = proxy.connections();
     // A commit pushed while it is down.
     ASSERT_FALSE(repos[0].push().empty());
     // The outage itself (not a synchronisation): 20 s down.
     std::this_thread::sleep_for(20s);
     double secs = std::chrono::duration<double>(Clock::now() - down_at).count();
-    double rate = static_cast<double>(proxy.accepted() - before) / secs;
+    double rate = static_cast<double>(proxy.connections() - before) / secs;
     std::ostringstream r;
-    r << daemon << " down " << secs << " s: " << proxy.accepted() - before
+    r << daemon << " down " << secs << " s: " << proxy.connections() - before
       << " connection attempts (" << rate << "/s)";
     rates.push_back(r.str());
     std::cout << r.str() << std::endl;

@@ -50,6 +50,9 @@ Flags:
   --checkout-image IMAGE      image of the checkout init container (default alpine/git:2.43.0)
   --break-glass-ttl DURATION  how long a break-glass change stays before git is put back
                               (default 1h)
+  --git-fetch-timeout DURATION   a git fetch that takes longer is stopped (default 2m)
+  --git-stall-timeout DURATION   ... as is one that receives nothing for this long
+                              (default 30s); both are reported and retried with backoff
   --leader-elect              run only while holding the Lease (for 2+ replicas)
   --leader-election-namespace NS  (default: the --namespace, else default)
   --leader-election-id NAME   Lease name (default cairn-operator)
@@ -65,6 +68,7 @@ struct Flags {
   int workers = 4;
   bool leader_elect = false;
   std::chrono::milliseconds break_glass_ttl = std::chrono::hours(1);
+  std::chrono::seconds git_fetch_timeout{120}, git_stall_timeout{30};
 };
 
 std::pair<std::string, int> split_addr(const std::string& a) {
@@ -170,6 +174,14 @@ int main(int argc, char** argv) {
         return 2;
       }
       f.break_glass_ttl = *d;
+    } else if (a == "--git-fetch-timeout" || a == "--git-stall-timeout") {
+      auto d = api::parse_duration(val());
+      if (!d || *d < std::chrono::seconds(1)) {
+        std::cerr << "cairn-operator: " << a << " must be a duration of 1s or more, such as 30s\n";
+        return 2;
+      }
+      (a == "--git-fetch-timeout" ? f.git_fetch_timeout : f.git_stall_timeout) =
+          std::chrono::duration_cast<std::chrono::seconds>(*d);
     } else if (a == "--leader-elect") {
       f.leader_elect = true;
     } else if (a == "--leader-election-namespace") {
@@ -305,6 +317,8 @@ int main(int argc, char** argv) {
                             .source = source_url(pipelines.store(), ns, name),
                             .targets = targets});
            },
+       .fetch_timeout = f.git_fetch_timeout,
+       .stall_timeout = f.git_stall_timeout,
        .notify_failure = notify_failure});
 
   // ------------------------------------------------------------- releases
@@ -337,7 +351,9 @@ int main(int argc, char** argv) {
   }
   release::Reconciler release_reconciler(
       client, releases.store(), pipelines.store(), sources, events,
-      {.break_glass_ttl = f.break_glass_ttl,
+      {.fetch_timeout = f.git_fetch_timeout,
+       .stall_timeout = f.git_stall_timeout,
+       .break_glass_ttl = f.break_glass_ttl,
        .on_event =
            [&](const release::ReleaseEvent& e) {
              op_metrics.release_event(e);

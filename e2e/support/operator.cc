@@ -184,6 +184,35 @@ std::string GitRepo::commit(const std::map<std::string, std::string>& files,
   return rc == 0 ? sha : "";
 }
 
+std::string GitRepo::rewrite(const std::map<std::string, std::string>& files,
+                             const std::string& message, const std::string& branch) {
+  sh("cd " + work_ +
+     " && git checkout -q --orphan cairn-e2e-rewrite 2>/dev/null && git rm -rqf . " +
+     ">/dev/null 2>&1; git clean -qfdx >/dev/null 2>&1");
+  write(files);
+  auto [rc, out] = sh("cd " + work_ +
+                      " && git add -A && git -c user.name='Ada Lovelace' -c "
+                      "user.email=ada@example.com commit -q -m '" +
+                      message + "' && git push -q -f origin HEAD:refs/heads/" + branch +
+                      " 2>&1 && git checkout -q -B " + branch +
+                      " && git branch -q -D cairn-e2e-rewrite && git rev-parse HEAD");
+  std::string sha = out.substr(out.size() >= 41 ? out.size() - 41 : 0, 40);
+  return rc == 0 ? sha : "";
+}
+
+std::string GitRepo::stage(const std::map<std::string, std::string>& files,
+                           const std::string& message) {
+  write(files);
+  auto [rc, out] = sh("cd " + work_ +
+                      " && git add -A && git -c user.name='Ada Lovelace' -c "
+                      "user.email=ada@example.com commit -q -m '" +
+                      message +
+                      "' && git push -q -f origin HEAD:refs/cairn-e2e/staged 2>&1 && git "
+                      "rev-parse HEAD");
+  std::string sha = out.substr(out.size() >= 41 ? out.size() - 41 : 0, 40);
+  return rc == 0 ? sha : "";
+}
+
 std::vector<std::string> GitRepo::commits(
     int n, const std::function<std::map<std::string, std::string>(int)>& files,
     const std::string& message, const std::string& branch) {

@@ -31,6 +31,7 @@ class OperatorProcess {
   // GET /metrics from the operator (Prometheus text format).
   std::string metrics() const;
   int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return pid_; }
 
  private:
   std::string ns_;
@@ -78,8 +79,17 @@ class GitRepo {
   std::vector<std::string> commits(
       int n, const std::function<std::map<std::string, std::string>(int)>& files,
       const std::string& message, const std::string& branch = "main");
-  std::string git_url() const;    // git://127.0.0.1:PORT/<name>.git
-  std::string https_url() const;  // https://127.0.0.1:PORT/git/<name>.git
+  // A commit of exactly these files whose history shares nothing with what
+  // `branch` had (an orphan), force-pushed over it. Returns its id.
+  std::string rewrite(const std::map<std::string, std::string>& files, const std::string& message,
+                      const std::string& branch = "main");
+  // Commits the files and pushes the commit to refs/cairn-e2e/staged, which
+  // no Release or Pipeline fetches (refs/heads and refs/tags only), so a test
+  // can change the server's objects before a branch points at them.
+  std::string stage(const std::map<std::string, std::string>& files, const std::string& message);
+  const std::string& bare() const { return bare_; }  // the served bare repository
+  std::string git_url() const;                       // git://127.0.0.1:PORT/<name>.git
+  std::string https_url() const;                     // https://127.0.0.1:PORT/git/<name>.git
   const std::string& name() const { return name_; }
 
  private:

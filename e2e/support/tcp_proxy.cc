@@ -6,21 +6,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cairn::e2e {
 
-TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+using Clock = std::chrono::steady_clock;
+
+int TcpProxy::listen_on(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 64) != 0) {
-    throw std::runtime_error("proxy cannot listen");
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0) {
+    ::close(fd);
+    return -1;
   }
+  return fd;
+}
+
+TcpProxy::TcpProxy(int target_port) : target_port_(target_port) {
+  listen_fd_ = listen_on(0);
+  if (listen_fd_ < 0) throw std::runtime_error("proxy cannot listen");
+  sockaddr_in addr{};
   socklen_t len = sizeof addr;
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
@@ -31,7 +42,7 @@ TcpProxy::~TcpProxy() {
   stop_ = true;
   sever();
   acceptor_.join();
-  ::close(listen_fd_);
+  if (listen_fd_ >= 0) ::close(listen_fd_);
   std::lock_guard lock(mu_);
   for (auto& t : pumps_) t.join();
 }
@@ -43,20 +54,62 @@ void TcpProxy::sever() {
   fds_.clear();
 }
 
-void TcpProxy::resume() { severed_ = false; }
+namespace {
+// The acceptor thread owns the listening socket; wait until it has done what was asked.
+void await(const std::atomic<bool>& flag, bool value) {
+  for (int i = 0; i < 200 && flag.load() != value; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (flag.load() != value) throw std::runtime_error("proxy: the acceptor did not follow");
+}
+}  // namespace
+
+void TcpProxy::refuse() {
+  want_listen_ = false;
+  await(listening_, false);
+}
+
+void TcpProxy::resume() {
+  severed_ = false;
+  want_listen_ = true;
+  await(listening_, true);
+}
+
+void TcpProxy::stall_after(size_t bytes) { stall_after_ = bytes; }
+
+std::vector<std::chrono::milliseconds> TcpProxy::stalled_hangups() const {
+  std::lock_guard lock(mu_);
+  return hangups_;
+}
 
 void TcpProxy::accept_loop() {
   while (!stop_) {
+    if (!want_listen_ && listen_fd_ >= 0) {
+      ::close(listen_fd_);
+      listen_fd_ = -1;
+      listening_ = false;
+    }
+    if (want_listen_ && listen_fd_ < 0) {
+      listen_fd_ = listen_on(port_);
+      if (listen_fd_ < 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      listening_ = true;
+    }
+    if (listen_fd_ < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     pollfd p{listen_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    int client = ::accept(listen_fd_, nullptr, nullptr);
+    if (::poll(&p, 1, 20) <= 0) continue;
+    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
-    accepted_++;
+    ++connections_;
     if (severed_) {
       ::close(client);
       continue;
     }
-    int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
+    int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -69,33 +122,62 @@ void TcpProxy::accept_loop() {
     std::lock_guard lock(mu_);
     fds_.push_back(client);
     fds_.push_back(upstream);
-    pumps_.emplace_back([this, client, upstream] { pump(client, upstream); });
+    size_t limit = stall_after_.load();
+    pumps_.emplace_back([this, client, upstream, limit] { pump(client, upstream, limit); });
   }
 }
 
-void TcpProxy::pump(int a, int b) {
+void TcpProxy::pump(int client, int upstream, size_t stall_after) {
   char buf[65536];
-  pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+  size_t from_server = 0;
+  bool stalled = false;
+  Clock::time_point stalled_at;
+  bool client_hung_up = false;
   while (!stop_) {
+    // Once stalled, the server's bytes stay unread (its sends block) while
+    // the client is still watched, to see when it gives up.
+    pollfd p[2] = {{client, POLLIN, 0}, {upstream, static_cast<short>(stalled ? 0 : POLLIN), 0}};
     if (::poll(p, 2, 100) < 0) break;
     bool done = false;
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-        ssize_t n = ::read(p[i].fd, buf, sizeof buf);
-        if (n <= 0 || ::write(p[1 - i].fd, buf, static_cast<size_t>(n)) != n) done = true;
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(client, buf, sizeof buf);
+      if (n <= 0) {
+        client_hung_up = true;
+        done = true;
+      } else if (!stalled && ::write(upstream, buf, static_cast<size_t>(n)) != n) {
+        done = true;
+      }
+    }
+    if (!done && !stalled && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      size_t want = sizeof buf;
+      if (stall_after > 0) want = std::min(want, stall_after - from_server);
+      ssize_t n = ::read(upstream, buf, want);
+      if (n <= 0 || ::write(client, buf, static_cast<size_t>(n)) != n) {
+        done = true;
+      } else {
+        from_server += static_cast<size_t>(n);
+        if (stall_after > 0 && from_server >= stall_after) {
+          stalled = true;
+          stalled_at = Clock::now();
+          ++stalled_open_;
+        }
       }
     }
     if (done) break;
   }
   {
     std::lock_guard lock(mu_);
-    std::erase(fds_, a);
-    std::erase(fds_, b);
+    std::erase(fds_, client);
+    std::erase(fds_, upstream);
+    if (stalled && client_hung_up)
+      hangups_.push_back(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stalled_at));
   }
-  ::shutdown(a, SHUT_RDWR);
-  ::shutdown(b, SHUT_RDWR);
-  ::close(a);
-  ::close(b);
+  if (stalled) --stalled_open_;
+  ::shutdown(client, SHUT_RDWR);
+  ::shutdown(upstream, SHUT_RDWR);
+  ::close(client);
+  ::close(upstream);
 }
 
 }  // namespace cairn::e2e

@@ -433,7 +433,9 @@ int sideband_cb(const char*, int, void* payload) {
 }
 
 int update_tips_cb(const char*, const git_oid*, const git_oid*, void* payload) {
-  static_cast<FetchContext*>(payload)->progress();
+  auto* ctx = static_cast<FetchContext*>(payload);
+  ++ctx->updated_refs;
+  ctx->progress();
   return 0;
 }
 
@@ -577,6 +579,16 @@ Error classify_fetch_error(const FetchContext& ctx, int rc, const std::string& r
   if (rc == GIT_ECERTIFICATE)
     return {Code::kUntrustedHost,
             prefix + message + "; put the server's CA certificate in the Secret's caFile"};
+  // The transfer got through but what came was not a valid pack, or the
+  // server gave up sending it: most often a damaged repository on the
+  // server (which a retry does not fix), else a connection cut mid-transfer.
+  if (klass == GIT_ERROR_INDEXER || klass == GIT_ERROR_ZLIB || klass == GIT_ERROR_ODB ||
+      has("early EOF") || has("remote error") || has("inflate") || has("corrupt") ||
+      has("bad packed object") || has("hash mismatch"))
+    return {Code::kInternal,
+            prefix + message +
+                "; the server's objects did not arrive intact: if this persists, its repository "
+                "is probably damaged (run `git fsck` in it on the server and repair it)"};
   if (rc == GIT_ENOTFOUND || has("status code: 404") || has("could not find repository") ||
       has("not found") || has("not appear to be a git repository") || has("does not exist") ||
       has("No such file or directory"))

@@ -69,6 +69,7 @@ class FetchContext {
   std::string tls_host;        // the https server whose certificate was checked last
   int ssh_key_attempts = 0;
   git_indexer_progress last_stats{};
+  int updated_refs = 0;  // refs the fetch created, moved or pruned
 
  private:
   std::string url_;

@@ -4,7 +4,7 @@
 
 namespace cairn::source {
 
-using Clock = std::chrono::steady_clock;
+using Clock = Tracker::Clock;
 using kube::json;
 
 namespace {
@@ -31,8 +31,11 @@ git::Ref ref_of(const api::SourceSpec& s) {
 }
 
 Tracker::Tracker(kube::Client& client, std::chrono::seconds fetch_timeout,
-                 std::chrono::seconds stall_timeout)
-    : client_(client), fetch_timeout_(fetch_timeout), stall_timeout_(stall_timeout) {}
+                 std::chrono::seconds stall_timeout, std::function<Clock::time_point()> now)
+    : client_(client),
+      fetch_timeout_(fetch_timeout),
+      stall_timeout_(stall_timeout),
+      now_(now ? std::move(now) : [] { return Clock::now(); }) {}
 
 void Tracker::request(const std::string& key) {
   std::lock_guard lock(mu_);
@@ -43,14 +46,18 @@ void Tracker::forget(const std::string& key) {
   std::lock_guard lock(mu_);
   fetched_at_.erase(key);
   pushed_.erase(key);
-  failures_.erase(key);
+  backoff_.erase(key);
 }
 
-std::chrono::milliseconds Tracker::backoff(const std::string& key) {
+Failure Tracker::failed(const std::string& key, Failure f) {
   std::lock_guard lock(mu_);
-  int n = std::min(failures_[key]++, 8);
-  return std::min<std::chrono::milliseconds>(std::chrono::seconds(1) * (1 << n),
-                                             std::chrono::minutes(5));
+  Backoff& b = backoff_[key];
+  int n = std::min(b.failures++, 8);
+  f.retry_after = std::min<std::chrono::milliseconds>(std::chrono::seconds(1) * (1 << n),
+                                                      std::chrono::minutes(5));
+  b.retry_at = now_() + f.retry_after;
+  b.last = f;
+  return f;
 }
 
 std::expected<git::Credentials, Failure> Tracker::credentials(const std::string& ns,
@@ -106,6 +113,23 @@ std::expected<std::vector<std::string>, Failure> read_signers(kube::Client& clie
   return keys;
 }
 
+namespace {
+
+// What to do about a failed fetch, for the person reading the condition.
+std::string fix_for(const git::Error& e) {
+  switch (e.code) {
+    case git::Code::kUnreachable:
+      return "check that the git server is up and reachable from the operator";
+    case git::Code::kTimeout:
+      return "the server or the network is too slow or stuck: check them, or raise the "
+             "operator's --git-stall-timeout / --git-fetch-timeout";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
 std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& key,
                                                              const std::string& ns,
                                                              const api::SourceSpec& spec,
@@ -113,9 +137,19 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
   Fetch out;
   {
     std::lock_guard lock(mu_);
+    const auto now = now_();
     out.pushed = pushed_.erase(key) > 0;
+    // Whatever woke the resource, a failing source is not tried again
+    // before its backoff is over (a push may).
+    if (auto b = backoff_.find(key);
+        b != backoff_.end() && !out.pushed && now < b->second.retry_at) {
+      Failure f = b->second.last;
+      f.attempted = false;
+      f.retry_after = std::chrono::ceil<std::chrono::milliseconds>(b->second.retry_at - now);
+      return std::unexpected(f);
+    }
     auto it = fetched_at_.find(key);
-    bool due = it == fetched_at_.end() || Clock::now() - it->second >= spec.interval;
+    bool due = it == fetched_at_.end() || now - it->second >= spec.interval;
     if (!due && !out.pushed && !force) return out;
     // Many resources often follow one repository (500 Releases of one
     // monorepo): a fetch that another of them made a moment ago, with the
@@ -123,37 +157,38 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
     if (!out.pushed && !force) {
       auto r = recent_.find(git::normalize_url(spec.url));
       if (r != recent_.end() && r->second.second == identity(ns, spec) &&
-          Clock::now() - r->second.first < kShareFetchFor) {
+          now - r->second.first < kShareFetchFor) {
         fetched_at_[key] = r->second.first;
         return out;
       }
     }
   }
   auto creds = credentials(ns, spec);
-  if (!creds) {
-    Failure f = creds.error();
-    f.retry_after = backoff(key);
-    return std::unexpected(f);
-  }
-  const auto started = Clock::now();
+  if (!creds) return std::unexpected(failed(key, creds.error()));
+  const auto started = now_();
   auto r =
       source.fetch({.creds = *creds, .timeout = fetch_timeout_, .stall_timeout = stall_timeout_});
   if (fetch_observer())
     fetch_observer()(source.url(), r.has_value(),
-                     std::chrono::duration<double>(Clock::now() - started).count());
+                     std::chrono::duration<double>(now_() - started).count());
   if (!r) {
     const auto& e = r.error();
     std::string reason = e.code == git::Code::kAuth            ? "AuthenticationFailed"
                          : e.code == git::Code::kUntrustedHost ? "UntrustedHost"
                          : e.code == git::Code::kNotFound      ? "RepositoryNotFound"
+                         : e.code == git::Code::kTimeout       ? "FetchTimedOut"
                                                                : "FetchFailed";
-    return std::unexpected(
-        Failure{reason, "fetching " + source.url() + ": " + e.message, backoff(key)});
+    // lib/git's messages mostly name the repository already.
+    std::string message = e.message.find(source.url()) == std::string::npos
+                              ? "fetching " + source.url() + ": " + e.message
+                              : e.message;
+    if (std::string fix = fix_for(e); !fix.empty()) message += "; " + fix;
+    return std::unexpected(failed(key, Failure{reason, message, {}}));
   }
   std::lock_guard lock(mu_);
-  fetched_at_[key] = Clock::now();
+  fetched_at_[key] = now_();
   recent_[git::normalize_url(spec.url)] = {started, identity(ns, spec)};
-  failures_.erase(key);
+  backoff_.erase(key);
   out.fetched = true;
   return out;
 }

@@ -28,6 +28,9 @@ struct Failure {
   std::string reason;
   std::string message;
   std::chrono::milliseconds retry_after{0};
+  // False when this is the failure of an earlier attempt, returned again
+  // because its backoff is not over: nothing new to report (no Event).
+  bool attempted = true;
 };
 
 // The git credentials of spec.secretRef in `ns` (none without one).
@@ -49,8 +52,10 @@ void set_fetch_observer(FetchObserver fn);
 
 class Tracker {
  public:
+  using Clock = std::chrono::steady_clock;
+  // `now` replaces the steady clock (tests).
   Tracker(kube::Client& client, std::chrono::seconds fetch_timeout,
-          std::chrono::seconds stall_timeout);
+          std::chrono::seconds stall_timeout, std::function<Clock::time_point()> now = {});
 
   // A push hook named this resource: fetch at its next reconcile.
   void request(const std::string& key);
@@ -63,7 +68,11 @@ class Tracker {
   };
   // Fetches `source` when the interval has passed since the last fetch, a
   // push asked for it, or `force`; with the credentials of spec.secretRef
-  // in `ns`. Failures back off 1 s, 2 s, 4 s ... up to 5 minutes.
+  // in `ns`. Failures back off 1 s, 2 s, 4 s ... up to 5 minutes, however
+  // often the resource is reconciled meanwhile (a Deployment or Job that
+  // changes wakes it): until the backoff is over, the last failure is
+  // returned again, with the time left, and nothing is fetched. Only a push
+  // tries again sooner.
   std::expected<Fetch, Failure> fetch_if_due(const std::string& key, const std::string& ns,
                                              const api::SourceSpec& spec, git::Source& source,
                                              bool force = false);
@@ -71,19 +80,25 @@ class Tracker {
  private:
   std::expected<git::Credentials, Failure> credentials(const std::string& ns,
                                                        const api::SourceSpec& spec);
-  std::chrono::milliseconds backoff(const std::string& key);
+  // Records a failure of `key` and returns it with its backoff.
+  Failure failed(const std::string& key, Failure f);
 
   kube::Client& client_;
   std::chrono::seconds fetch_timeout_, stall_timeout_;
+  std::function<Clock::time_point()> now_;
   std::mutex mu_;
-  std::map<std::string, std::chrono::steady_clock::time_point> fetched_at_;  // guarded by mu_
-  std::set<std::string> pushed_;                                             // guarded by mu_
-  std::map<std::string, int> failures_;                                      // guarded by mu_
+  std::map<std::string, Clock::time_point> fetched_at_;  // guarded by mu_
+  std::set<std::string> pushed_;                         // guarded by mu_
+  struct Backoff {
+    int failures = 0;
+    Clock::time_point retry_at;
+    Failure last;
+  };
+  std::map<std::string, Backoff> backoff_;  // guarded by mu_
   // Last successful fetch per repository, and whose credentials it used.
   static constexpr std::chrono::seconds kShareFetchFor{2};
   static std::string identity(const std::string& ns, const api::SourceSpec& spec);
-  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::string>>
-      recent_;  // guarded by mu_
+  std::map<std::string, std::pair<Clock::time_point, std::string>> recent_;  // guarded by mu_
 };
 
 }  // namespace cairn::source

@@ -91,9 +91,10 @@ Reconciler::Reconciler(kube::Client& client, kube::Store& pipelines, kube::Store
 void Reconciler::request_fetch(const std::string& key) { tracker_.request(key); }
 
 Outcome Reconciler::fail_source(Context& c, const std::string& reason, const std::string& message,
-                                Outcome outcome) {
+                                Outcome outcome, bool report) {
   c.ready_reason = reason;
   c.ready_message = message;
+  if (!report) return outcome;
   events_.warning(c.object, reason, message);
   log::warn("source failed", {{"kind", "Pipeline"},
                               {"namespace", c.ns},
@@ -159,7 +160,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
         tracker_.fetch_if_due(key, c.ns, c.spec.source, *c.source, c.status.latest_commit.empty());
     if (!fetched) {
       const auto& f = fetched.error();
-      next = fail_source(c, f.reason, f.message, Outcome::requeue_after(f.retry_after));
+      next =
+          fail_source(c, f.reason, f.message, Outcome::requeue_after(f.retry_after), f.attempted);
       break;
     }
     pushed = fetched->pushed;

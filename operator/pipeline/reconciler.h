@@ -73,8 +73,9 @@ class Reconciler {
 
  private:
   struct Context;
+  // Sets the Ready=False reason and message; with `report`, also an Event and a log line.
   Outcome fail_source(Context& c, const std::string& reason, const std::string& message,
-                      Outcome outcome);
+                      Outcome outcome, bool report = true);
   void advance_run(Context& c, api::RunStatus& run);
   void finish_run(Context& c, api::RunStatus& run);
   void cancel_run(Context& c, api::RunStatus& run, const std::string& why);

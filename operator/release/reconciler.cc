@@ -407,8 +407,30 @@ Outcome Reconciler::reconcile(const std::string& key) {
     return write_status(c, o);
   };
   if (auto f = tracker_.fetch_if_due(key, c.ns, c.spec.source, *c.source); !f) {
-    return not_ready(f.error().reason, f.error().message,
-                     Outcome::requeue_after(f.error().retry_after));
+    // No new commit is deployed while the source is unusable: say what
+    // stays, and report only real attempts (not reconciles within the backoff).
+    std::string msg = f.error().message;
+    if (!c.status.current_commit.empty())
+      msg += "; commit " + short_sha(c.status.current_commit) + " stays deployed";
+    msg += "; retried with backoff (1s doubling to 5m)";
+    api::set_not_ready(c.status.conditions, f.error().reason, msg, c.generation, now_tp);
+    if (f.error().attempted) events_.warning(c.object, f.error().reason, msg);
+    // The mirror still holds the deployed commit: a change made by hand is
+    // put back even while the source cannot be fetched.
+    if (!c.status.current_commit.empty() && c.spec.self_heal &&
+        c.status.phase != api::ReleasePhase::kProgressing) {
+      if (auto cur = render_commit(c, c.status.current_commit)) {
+        bool drift = false;
+        if (!apply_all(c, *cur, &drift) && drift) {
+          events_.normal(c.object, "DriftCorrected",
+                         "a change made outside git was reverted to commit " +
+                             short_sha(c.status.current_commit) +
+                             " (kept while the source cannot be fetched)");
+          report(event(c, ReleaseEvent::Type::kDriftCorrected, c.status.current_commit, {}));
+        }
+      }
+    }
+    return write_status(c, Outcome::requeue_after(f.error().retry_after));
   }
   auto resolved = c.source->resolve(ref_of(c.spec.source));
   if (!resolved) {
@@ -523,6 +545,22 @@ Outcome Reconciler::reconcile(const std::string& key) {
 
   auto start_rollout = [&](const std::string& commit) -> Outcome {
     c.unreachable = false;
+    // A commit that does not descend from the deployed one replaces history
+    // (a force-push, or spec.source now names another ref): it is deployed
+    // like any new commit (design: a new commit wins; the old commits stay
+    // readable for cairn.dev/rollback-to), and history says so.
+    std::string rewritten;
+    const std::string& cur = c.status.current_commit;
+    if (!cur.empty() && commit != cur && commit != c.status.pinned_commit) {
+      if (auto a = c.source->is_ancestor(cur, commit); a && !*a) {
+        rewritten = "history rewritten: " + short_sha(commit) +
+                    " does not descend from the deployed commit " + short_sha(cur) + " (" +
+                    c.spec.source.ref_description() + " was force-pushed, or spec.source changed)";
+        events_.warning(c.object, "HistoryRewritten",
+                        rewritten + "; deploying it as the new head; " + short_sha(cur) +
+                            " stays available to cairn.dev/rollback-to");
+      }
+    }
     auto objects = render_commit(c, commit);
     std::optional<std::string> err;
     if (!objects) err = objects.error();
@@ -539,13 +577,13 @@ Outcome Reconciler::reconcile(const std::string& key) {
                       "commit " + short_sha(commit) + ": " + *err + "; retrying");
       return Outcome::retry();
     }
-    api::HistoryEntry h{.commit = commit, .started_at = now_s()};
+    api::HistoryEntry h{.commit = commit, .started_at = now_s(), .reason = rewritten};
     if (err) {
       // Nothing (or not everything) of this commit could be applied: the
       // cluster keeps the last good commit.
       h.finished_at = now_s();
       h.result = api::HistoryResult::kFailed;
-      h.reason = *err;
+      h.reason = rewritten.empty() ? *err : *err + "; " + rewritten;
       c.status.history.insert(c.status.history.begin(), h);
       c.status.last_attempted_commit = commit;
       c.status.phase = api::ReleasePhase::kFailed;
@@ -666,6 +704,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
     std::string why =
         deadline ? "not healthy within spec.rollout.progressDeadline: " + h.message : h.message;
     top.finished_at = now_s();
+    if (!top.reason.empty()) why += "; " + top.reason;  // e.g. history rewritten
     top.reason = why;
     if (c.spec.rollout.auto_rollback && !c.status.current_commit.empty() &&
         c.status.current_commit != attempted) {

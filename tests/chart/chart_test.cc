@@ -923,6 +923,7 @@ TEST(ChartRender, BadValuesAreRefusedWithTheReason) {
            {"webhook: {url: \"http://insecure:80\", caBundle: \"QQ==\"}\n", "webhook.url"},
            {"operator: {push: {enabled: true}}\n", "operator.push.secretName"},
            {"webhook: {governedKinds: []}\n", "webhook.governedKinds"},
+           {"operator: {gitStallTimeout: soon}\n", "operator.gitStallTimeout"},
        }) {
     Rendered r = render(c.values);
     EXPECT_NE(r.rc, 0) << c.values << " was accepted";
@@ -934,6 +935,14 @@ TEST(ChartRender, BadValuesAreRefusedWithTheReason) {
   RENDER_OK(r, "", "--set operator.workers=8 --set 'watchNamespaces={a,b}'");
   EXPECT_EQ(arg(containers(r.one("Deployment", "cairn-operator"))[0], "--workers"), "8");
   EXPECT_EQ(arg(containers(r.one("Deployment", "cairn-operator"))[0], "--namespace"), "a,b");
+  // The git timeouts (GitFaults e2e): defaults, and overridden.
+  RENDER_OK(d);
+  EXPECT_EQ(arg(containers(d.one("Deployment", "cairn-operator"))[0], "--git-fetch-timeout"), "2m");
+  EXPECT_EQ(arg(containers(d.one("Deployment", "cairn-operator"))[0], "--git-stall-timeout"),
+            "30s");
+  RENDER_OK(t, "", "--set operator.gitStallTimeout=10s");
+  EXPECT_EQ(arg(containers(t.one("Deployment", "cairn-operator"))[0], "--git-stall-timeout"),
+            "10s");
 }
 
 TEST(ChartRender, NotesSayWhatToDoNext) {

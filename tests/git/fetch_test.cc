@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "git/git.h"
@@ -198,6 +199,60 @@ TEST_F(FetchTest, FetchesOverGitDaemon) {
   EXPECT_EQ((*files)[0].content, "kind: ConfigMap\n");
   // And again, now with nothing new.
   ASSERT_TRUE(m->fetch({}));
+}
+
+TEST_F(FetchTest, DamagedPackOnTheServerIsReportedAsSuchAndFetchedOnceRepaired) {
+  Repo repo(tmp_);
+  repo.write("a.txt", "a\n");
+  std::string first = repo.commit("first");
+  repo.push();
+  int port = testing::free_port();
+  std::string exec_path = Repo::trim(run("git --exec-path").output);
+  Child daemon({exec_path + "/git-daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
+                "--port=" + std::to_string(port), "--base-path=" + tmp_.path(), tmp_.path()},
+               tmp_.path(), tmp_ / "daemon.log");
+  ASSERT_TRUE(testing::wait_port(port)) << run("cat " + quote(tmp_ / "daemon.log")).output;
+  auto m = cache_.mirror("git://127.0.0.1:" + std::to_string(port) + "/origin.git");
+  ASSERT_TRUE(m->fetch({}));
+
+  // A second commit with text that compresses, packed on the server, and
+  // 64 bytes in the middle of its blob's compressed data zeroed.
+  std::string text;
+  for (int i = 0; text.size() < (64u << 10); ++i) text += "line " + std::to_string(i) + "\n";
+  repo.write("b.txt", text);
+  std::string second = repo.commit("second");
+  repo.push();
+  const std::string o = quote(repo.origin());
+  std::string blob = Repo::trim(run("git -C " + o + " rev-parse " + second + ":b.txt").output);
+  ASSERT_EQ(run("git -C " + o + " repack -a -d -q").status, 0);
+  std::string pack = Repo::trim(run("ls " + o + "/objects/pack/*.pack").output);
+  std::string idx = pack.substr(0, pack.size() - 5) + ".idx";
+  std::istringstream entry(
+      run("git verify-pack -v " + quote(idx) + " | grep '^" + blob + " '").output);
+  std::string id, type;
+  long size = 0, packed = 0, offset = 0;
+  entry >> id >> type >> size >> packed >> offset;
+  ASSERT_GT(packed, 100);
+  ASSERT_EQ(run("cp " + quote(pack) + " " + quote(pack + ".good") + " && chmod u+w " + quote(pack) +
+                " && head -c 64 /dev/zero | dd of=" + quote(pack) +
+                " bs=1 conv=notrunc status=none seek=" + std::to_string(offset + packed / 2))
+                .status,
+            0);
+
+  auto r = m->fetch({});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInternal) << r.error().to_string();
+  EXPECT_THAT(r.error().message, HasSubstr("git fsck")) << r.error().to_string();
+  EXPECT_EQ(m->resolve({RefKind::kBranch, "main"}).value(), first)
+      << "the mirror keeps what it had";
+
+  ASSERT_EQ(run("cp -f " + quote(pack + ".good") + " " + quote(pack)).status, 0);
+  auto repaired = m->fetch({});
+  ASSERT_TRUE(repaired) << repaired.error().to_string();
+  EXPECT_EQ(m->resolve({RefKind::kBranch, "main"}).value(), second);
+  auto files = m->files(second, "b.txt", nullptr);
+  ASSERT_TRUE(files) << files.error().to_string();
+  EXPECT_EQ((*files)[0].content, text);
 }
 
 // A CA, server certificates signed by it, and `openssl s_server` with one of them.

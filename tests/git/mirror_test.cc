@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "git/git.h"
@@ -281,6 +282,36 @@ TEST_F(MirrorTest, FetchAcceptsForcePushAndPrunes) {
   EXPECT_EQ(doomed.error().code, Code::kNotFound);
   // The old commit is still readable (mirrors keep objects).
   EXPECT_TRUE(m->commit(c2));
+}
+
+// Loose ref files under refs/ (the mirror packs them after each fetch).
+size_t loose_refs(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/refs"))
+    n += e.is_regular_file();
+  return n;
+}
+
+TEST_F(MirrorTest, FetchedRefsArePackedAndStillMoveAndPrune) {
+  // With thousands of tags, loose refs made every poll stat them all.
+  std::string c1 = repo_.commit("one");
+  for (int i = 0; i < 50; ++i) repo_.git("tag v" + std::to_string(i));
+  repo_.push("--all");
+  repo_.push("--tags");
+  auto m = fetched();
+  EXPECT_EQ(loose_refs(m->dir()), 0u);
+  EXPECT_EQ(m->resolve({RefKind::kTag, "v49"}).value(), c1);
+
+  std::string c2 = repo_.commit("two");
+  repo_.push("main");
+  repo_.git("push -q origin :v7");
+  ASSERT_TRUE(m->fetch({}));
+  EXPECT_EQ(loose_refs(m->dir()), 0u);
+  EXPECT_EQ(m->resolve({RefKind::kBranch, "main"}).value(), c2) << "moved while packed";
+  auto pruned = m->resolve({RefKind::kTag, "v7"});
+  ASSERT_FALSE(pruned) << "a packed tag deleted upstream is pruned";
+  EXPECT_EQ(pruned.error().code, Code::kNotFound);
+  EXPECT_EQ(m->resolve({RefKind::kTag, "v8"}).value(), c1);
 }
 
 TEST_F(MirrorTest, RepeatedFetchesDoNotLeak) {

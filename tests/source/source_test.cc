@@ -83,9 +83,18 @@ TEST(Tracker, AFetchMomentsAgoWithTheSameCredentialsIsShared) {
   EXPECT_EQ(src.fetches, 2);
 }
 
+// A steady clock that moves only when told.
+struct FakeClock {
+  Tracker::Clock::time_point t{std::chrono::hours(1)};
+  std::function<Tracker::Clock::time_point()> fn() {
+    return [this] { return t; };
+  }
+};
+
 TEST(Tracker, FailuresBackOffExponentiallyAndResetOnSuccess) {
   auto client = offline_client();
-  Tracker t(*client, std::chrono::seconds(5), std::chrono::seconds(5));
+  FakeClock clock;
+  Tracker t(*client, std::chrono::seconds(5), std::chrono::seconds(5), clock.fn());
   FakeSource src;
   src.fail = true;
   api::SourceSpec spec;
@@ -93,11 +102,14 @@ TEST(Tracker, FailuresBackOffExponentiallyAndResetOnSuccess) {
   for (int i = 0; i < 12; ++i) {
     auto r = t.fetch_if_due("ns/a", "ns", spec, src);
     ASSERT_FALSE(r);
+    EXPECT_TRUE(r.error().attempted);
     EXPECT_EQ(r.error().reason, "AuthenticationFailed");
     EXPECT_NE(r.error().message.find("https://git.example.com/app.git"), std::string::npos);
     delays.push_back(
         std::chrono::duration_cast<std::chrono::seconds>(r.error().retry_after).count());
+    clock.t += r.error().retry_after;
   }
+  EXPECT_EQ(src.fetches, 12);
   EXPECT_EQ(delays[0], 1);
   EXPECT_EQ(delays[1], 2);
   EXPECT_EQ(delays[2], 4);
@@ -107,6 +119,76 @@ TEST(Tracker, FailuresBackOffExponentiallyAndResetOnSuccess) {
   src.fail = true;
   auto again = t.fetch_if_due("ns/a", "ns", spec, src, true);
   EXPECT_EQ(again.error().retry_after, std::chrono::seconds(1)) << "a success resets the backoff";
+}
+
+TEST(Tracker, ReconcilesWithinTheBackoffDoNotFetchAgain) {
+  // A Release is woken by every change of its Deployment, a Pipeline by its
+  // Jobs and Pods: while the git server is down, none of that may turn into
+  // fetch attempts faster than the backoff.
+  auto client = offline_client();
+  FakeClock clock;
+  Tracker t(*client, std::chrono::seconds(5), std::chrono::seconds(5), clock.fn());
+  FakeSource src;
+  src.fail = true;
+  api::SourceSpec spec;
+  spec.interval = std::chrono::seconds(0);  // due at every call were it not for the backoff
+  ASSERT_FALSE(t.fetch_if_due("ns/a", "ns", spec, src));  // 1st failure: 1 s
+  clock.t += std::chrono::seconds(1);
+  auto second = t.fetch_if_due("ns/a", "ns", spec, src);  // 2nd failure: 2 s
+  ASSERT_FALSE(second);
+  EXPECT_EQ(src.fetches, 2);
+  for (int i = 0; i < 50; ++i) {
+    clock.t += std::chrono::milliseconds(30);
+    auto r = t.fetch_if_due("ns/a", "ns", spec, src, /*force=*/i % 2 == 0);
+    ASSERT_FALSE(r);
+    EXPECT_FALSE(r.error().attempted) << "the earlier failure, not a new attempt";
+    EXPECT_EQ(r.error().message, second.error().message);
+    EXPECT_EQ(r.error().retry_after, std::chrono::milliseconds(2000 - 30 * (i + 1)))
+        << "the time left, so that the requeue lands when the backoff ends";
+  }
+  EXPECT_EQ(src.fetches, 2) << "50 reconciles within the backoff fetched nothing";
+  clock.t += std::chrono::milliseconds(500);
+  auto third = t.fetch_if_due("ns/a", "ns", spec, src);
+  EXPECT_TRUE(third.error().attempted);
+  EXPECT_EQ(src.fetches, 3) << "the backoff is over: tried again";
+  EXPECT_EQ(third.error().retry_after, std::chrono::seconds(4));
+  // A push is a reason to try at once.
+  t.request("ns/a");
+  EXPECT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src).error().attempted);
+  EXPECT_EQ(src.fetches, 4);
+  // Another resource of the same repository has a backoff of its own.
+  EXPECT_TRUE(t.fetch_if_due("ns/b", "ns", spec, src).error().attempted);
+  EXPECT_EQ(src.fetches, 5);
+}
+
+TEST(Tracker, TimeoutsAndUnreachableServersSayWhatToDo) {
+  auto client = offline_client();
+  FakeClock clock;
+  Tracker t(*client, std::chrono::seconds(5), std::chrono::seconds(5), clock.fn());
+  struct Fails : FakeSource {
+    git::Error next;
+    git::Result<void> fetch(const git::FetchOptions&) override { return std::unexpected(next); }
+  } src;
+  api::SourceSpec spec;
+  src.next = {git::Code::kTimeout,
+              "the fetch of https://git.example.com/app.git made no progress for 30s (stall "
+              "timeout): the server accepted the connection but stopped sending"};
+  auto r = t.fetch_if_due("ns/a", "ns", spec, src);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason, "FetchTimedOut");
+  EXPECT_EQ(r.error().message.find("fetching https://git.example.com/app.git: the fetch"),
+            std::string::npos)
+      << "the URL is not said twice: " << r.error().message;
+  EXPECT_NE(r.error().message.find("--git-stall-timeout"), std::string::npos) << r.error().message;
+  src.next = {git::Code::kUnreachable, "cannot connect to 127.0.0.1 port 1: Connection refused"};
+  auto u = t.fetch_if_due("ns/b", "ns", spec, src);
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().reason, "FetchFailed");
+  EXPECT_NE(u.error().message.find("fetching https://git.example.com/app.git: cannot connect"),
+            std::string::npos)
+      << u.error().message;
+  EXPECT_NE(u.error().message.find("check that the git server is up"), std::string::npos)
+      << u.error().message;
 }
 
 }  // namespace
