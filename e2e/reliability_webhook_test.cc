@@ -46,8 +46,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "kube/config.h"
@@ -111,11 +114,21 @@ std::string served_serial(int port) {
 }
 
 // Connections established to 127.0.0.1:port now (the apiserver's
-// keep-alive connections to the webhook).
+// keep-alive connections to the webhook), from /proc/net/tcp.
 int established_to(int port) {
-  auto [rc, out] = sh("ss -Htn state established '( sport = :" + std::to_string(port) +
-                      " )' 2>/dev/null | wc -l");
-  return rc == 0 ? std::atoi(out.c_str()) : -1;
+  std::ifstream in("/proc/net/tcp");
+  char want[16];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  std::string line;
+  std::getline(in, line);  // the header
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string slot, local, remote, state;
+    f >> slot >> local >> remote >> state;
+    if (local.ends_with(want) && state == "01") n++;  // 01: ESTABLISHED
+  }
+  return n;
 }
 
 // ------------------------------------------------------------ load
@@ -469,6 +482,7 @@ TEST(WebhookFaults, CertificateRotatedUnderLoadFailsNothing) {
 
   Load load(ns.name(), kWorkers);
   ASSERT_TRUE(load.await_more(300, 60s)) << "the load makes no progress\n" << hook.log_tail();
+  EXPECT_GT(established_to(hook.port()), 0) << "the apiserver keeps no connection to the webhook";
   const auto rotated = Clock::now();
   const std::string new_serial = serial_of_pem(hook.rotate_certificate());
   ASSERT_NE(new_serial, old_serial);
