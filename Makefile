@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: help deps kube build unit e2e test up down demo bench fmt fmt-check clean
+.PHONY: help deps kube build unit e2e test up down demo bench soak fmt fmt-check clean
 
 help:
 	@echo "make demo    - set everything up and run the demo (first command in the README)"
@@ -18,6 +18,7 @@ help:
 	@echo "make up      - start the local control plane + node simulator (.cairn/)"
 	@echo "make down    - stop exactly what 'make up' started and delete its state"
 	@echo "make bench   - run the benchmarks in bench/"
+	@echo "make soak    - the webhook at 500 reviews/s for 30 min (SOAK_MINUTES, SOAK_RATE)"
 	@echo "make fmt     - clang-format every C++ file"
 
 deps:
@@ -53,6 +54,9 @@ demo: build kube
 
 bench: build kube
 	@bench/run.sh $(BUILD_DIR)
+
+soak: build kube
+	@BENCH=webhook_soak bench/run.sh $(BUILD_DIR)
 
 fmt:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -27,6 +27,8 @@ trap '"$repo/hack/git-server.sh" stop >/dev/null 2>&1; "$repo/hack/down.sh" >/de
 for b in "${benches[@]}"; do
   # BENCH=name runs just that one.
   [ -z "${BENCH:-}" ] || [ "$(basename "$b")" = "bench_$BENCH" ] || continue
+  # Soaks take half an hour: only when named (make soak).
+  case "$(basename "$b")" in bench_*_soak) [ -n "${BENCH:-}" ] || continue ;; esac
   echo "== $(basename "$b")"
   "$b"
 done

@@ -53,6 +53,10 @@ Flags:
   --git-cache-dir DIR       bare mirrors (default /tmp/cairn-webhook-git)
   --fetch-timeout DURATION  bound on a fetch for an unknown commit (default 3s)
   --threads N               request threads (default 4)
+  --shutdown-delay DURATION on SIGTERM, how long to keep answering with /readyz failing, so
+                            that the Service stops sending new connections here first
+                            (default 5s; 0s to skip). Every answer from then on closes its
+                            connection, and answers under way are finished before exit.
   --log-format json|text    (default json)
   --help
 )";
@@ -104,6 +108,7 @@ int main(int argc, char** argv) {
   webhook::PolicyOptions opts;
   opts.governed_kinds = webhook::default_governed_kinds();
   std::chrono::milliseconds fetch_timeout{3000};
+  std::chrono::milliseconds shutdown_delay{5000};
   int threads = 4;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -162,6 +167,13 @@ int main(int argc, char** argv) {
       if (end == v.c_str() || secs <= 0 || secs > 30 || (std::string(end) != "s" && *end))
         usage_error("--fetch-timeout must be a duration in seconds, e.g. 3s (at most 30s)");
       fetch_timeout = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+    } else if (a == "--shutdown-delay") {
+      std::string v = val();
+      char* end = nullptr;
+      double secs = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || secs < 0 || secs > 300 || (std::string(end) != "s" && *end))
+        usage_error("--shutdown-delay must be a duration in seconds, e.g. 5s (at most 300s)");
+      shutdown_delay = std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
     } else if (a == "--threads") {
       try {
         threads = std::stoi(val());
@@ -282,7 +294,20 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&sigs, &sig);
-  log::info("shutting down", {{"signal", std::to_string(sig)}});
+  // A replica going away (rolling update, drain) must not fail admissions:
+  // the apiserver does not retry a webhook call that breaks. So: leave the
+  // Service's endpoints (readiness fails) while still answering; close each
+  // keep-alive connection after its next answer, so the apiserver's next
+  // request goes to another replica; finish what is under way; then stop.
+  log::info(
+      "shutting down: not ready, draining connections",
+      {{"signal", std::to_string(sig)}, {"delay", std::to_string(shutdown_delay.count()) + "ms"}});
+  synced = false;
+  (*server)->drain();
+  std::this_thread::sleep_for(shutdown_delay);
+  if (!(*server)->wait_answered(std::chrono::seconds(2)))
+    log::warn("stopping with answers still under way");
+  log::info("stopping", {{"idle_connections", std::to_string((*server)->open_connections())}});
   (*server)->stop();
   warmer.stop();
   for (auto* inf : {&namespaces, &releases, &pipelines}) inf->stop();

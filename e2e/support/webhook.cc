@@ -43,18 +43,36 @@ WebhookProcess::WebhookProcess(std::vector<std::string> extra, bool start_now)
     : extra_(std::move(extra)) {
   dir_ = fresh_dir("cairn-e2e-webhook");
   log_ = dir_ + "/webhook.log";
-  Pem ca = self_signed_ca("cairn-e2e-webhook-ca");
-  Pem serving = issue_server_cert(ca, "127.0.0.1");
-  ca_pem_ = ca.cert;
   cert_ = dir_ + "/tls.crt";
   key_ = dir_ + "/tls.key";
-  std::ofstream(cert_) << serving.cert;
-  std::ofstream(key_) << serving.key;
+  use_ca(self_signed_ca("cairn-e2e-webhook-ca"));
   port_ = free_port();
   do {
     probe_port_ = free_port();
   } while (probe_port_ == port_);
   if (start_now) start();
+}
+
+void WebhookProcess::use_ca(const Pem& ca) {
+  ca_ = ca;
+  ca_pem_ = ca.cert;
+  write_serving_certificate();
+}
+
+void WebhookProcess::write_serving_certificate() {
+  Pem serving = issue_server_cert(ca_, "127.0.0.1");
+  // Each file whole or not at all; the key first, as the two renames of a
+  // rotation can be seen in between.
+  std::ofstream(key_ + ".new") << serving.key;
+  std::ofstream(cert_ + ".new") << serving.cert;
+  fs::rename(key_ + ".new", key_);
+  fs::rename(cert_ + ".new", cert_);
+  last_cert_ = serving.cert;
+}
+
+std::string WebhookProcess::rotate_certificate() {
+  write_serving_certificate();
+  return last_cert_;
 }
 
 void WebhookProcess::add_flags(const std::vector<std::string>& more) {
@@ -70,21 +88,13 @@ WebhookProcess::~WebhookProcess() {
 }
 
 void WebhookProcess::start() {
-  std::vector<std::string> args = {CAIRN_WEBHOOK_BIN,
-                                   "--addr",
-                                   "127.0.0.1:" + std::to_string(port_),
-                                   "--tls-cert",
-                                   cert_,
-                                   "--tls-key",
-                                   key_,
-                                   "--probe-addr",
-                                   "127.0.0.1:" + std::to_string(probe_port_),
-                                   "--namespace",
-                                   "cairn-system",
-                                   "--operator-users",
-                                   "cairn-operator",
-                                   "--git-cache-dir",
-                                   dir_ + "/git-cache"};
+  std::vector<std::string> args = {
+      CAIRN_WEBHOOK_BIN, "--addr", "127.0.0.1:" + std::to_string(port_), "--tls-cert", cert_,
+      "--tls-key", key_, "--probe-addr", "127.0.0.1:" + std::to_string(probe_port_), "--namespace",
+      "cairn-system", "--operator-users", "cairn-operator", "--git-cache-dir", dir_ + "/git-cache",
+      // Tests stop it often: no grace period unless a
+      // test asks for one.
+      "--shutdown-delay", "0s"};
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = ::fork();
   if (pid_ == 0) {

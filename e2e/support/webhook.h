@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster.h"
 #include "kube/client.h"
 
 namespace cairn::e2e {
@@ -25,6 +26,13 @@ class WebhookProcess {
   WebhookProcess(std::vector<std::string> extra, bool start_now);
   ~WebhookProcess();  // unregisters, then stops
   void add_flags(const std::vector<std::string>& more);
+  // A serving certificate from `ca` instead of the process's own CA, so that
+  // replicas behind one address share one caBundle. Before start().
+  void use_ca(const Pem& ca);
+  // Issues a new serving certificate (new key, new serial) from the same CA
+  // and replaces tls.crt and tls.key, each by a rename, while the process
+  // runs. Returns the new certificate (PEM).
+  std::string rotate_certificate();
   void start();
   void kill9();
   void stop();
@@ -53,7 +61,11 @@ class WebhookProcess {
 
  private:
   std::vector<std::string> extra_;
+  void write_serving_certificate();
+
   std::string dir_, log_, cert_, key_, ca_pem_, registered_;
+  Pem ca_;
+  std::string last_cert_;
   int port_, probe_port_;
   pid_t pid_ = -1;
 };

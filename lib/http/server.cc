@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "log/log.h"
+
 namespace cairn::http {
 
 namespace net = boost::asio;
@@ -49,8 +51,23 @@ struct Server::Impl {
   std::mutex mu;
   std::shared_ptr<ssl::context> tls;  // guarded by mu; swapped on reload
   FileStamp cert_stamp, key_stamp;    // guarded by mu
+  // The last pair that failed to load, and the error reported for it.
+  FileStamp bad_cert_stamp, bad_key_stamp;  // guarded by mu
+  bool bad_reported = false;                // guarded by mu
+  std::string reload_error;                 // guarded by mu
 
   std::atomic<uint64_t> requests{0}, rejected{0}, tls_failures{0}, reloads{0};
+  std::atomic<bool> draining{false};
+  std::atomic<int> open_connections{0}, in_flight{0};
+
+  // Counts a connection, or a request being answered, while it lives.
+  struct Count {
+    std::atomic<int>& n;
+    explicit Count(std::atomic<int>& c) : n(c) { n++; }
+    ~Count() { n--; }
+    Count(const Count&) = delete;
+    Count& operator=(const Count&) = delete;
+  };
 
   bool tls_enabled() const { return !opts.cert_file.empty() && !opts.key_file.empty(); }
 
@@ -81,7 +98,9 @@ struct Server::Impl {
 
   // Certificates are rotated by writing new files (cert-manager, the chart's
   // hook, a test): pick them up for new connections; keep serving with the
-  // old ones if the new pair is unreadable or half-written.
+  // old ones if the new pair is unreadable or half-written. A pair that is
+  // still bad at the next check (not one caught between its two writes) is
+  // reported once, with the cause, until the files change again.
   void check_reload() {
     FileStamp c = stamp(opts.cert_file), k = stamp(opts.key_file);
     {
@@ -90,11 +109,29 @@ struct Server::Impl {
     }
     auto fresh = load_tls();
     std::lock_guard lock(mu);
-    if (!fresh) return;  // try again at the next check
+    if (!fresh) {  // try again at the next check
+      if (c != bad_cert_stamp || k != bad_key_stamp) {
+        bad_cert_stamp = c;
+        bad_key_stamp = k;
+        bad_reported = false;
+      } else if (!bad_reported) {
+        bad_reported = true;
+        reload_error = fresh.error();
+        log::error("new TLS certificate not loaded; still serving the previous one",
+                   {{"error", reload_error},
+                    {"fix", "write a certificate and its matching key (PEM) to " + opts.cert_file +
+                                " and " + opts.key_file}});
+      }
+      return;
+    }
     tls = *fresh;
     cert_stamp = c;
     key_stamp = k;
+    bad_cert_stamp = bad_key_stamp = {};
+    bad_reported = false;
+    reload_error.clear();
     reloads++;
+    log::info("TLS certificate reloaded", {{"cert", opts.cert_file}});
   }
 
   void schedule_reload() {
@@ -132,6 +169,7 @@ struct Server::Impl {
           ec == net::error::operation_aborted) {
         co_return;
       }
+      Count answering(in_flight);
       Response resp;
       bool keep_alive = false;
       unsigned version = 11;
@@ -157,7 +195,9 @@ struct Server::Impl {
           req.headers[name] = std::string(f.value());
         }
         req.body = std::move(msg.body());
-        keep_alive = msg.keep_alive();
+        // Draining: every answer closes its connection, so that the client
+        // opens its next one elsewhere (to another replica).
+        keep_alive = msg.keep_alive() && !draining;
         version = msg.version();
         resp = call(req);
       }
@@ -175,6 +215,7 @@ struct Server::Impl {
   }
 
   net::awaitable<void> session(tcp::socket socket) {
+    Count open(open_connections);
     if (!tls_enabled()) {
       beast::tcp_stream stream(std::move(socket));
       co_await serve(stream, stream);
@@ -269,10 +310,29 @@ void Server::stop() {
   }
 }
 
+void Server::drain() {
+  if (!impl_->draining.exchange(true))
+    log::info("draining: every answer now closes its connection");
+}
+
+bool Server::wait_answered(std::chrono::milliseconds limit) {
+  for (const auto until = std::chrono::steady_clock::now() + limit; impl_->in_flight > 0;) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+int Server::open_connections() const { return impl_->open_connections; }
+
 int Server::port() const { return impl_->bound_port; }
 uint64_t Server::requests() const { return impl_->requests; }
 uint64_t Server::rejected() const { return impl_->rejected; }
 uint64_t Server::tls_failures() const { return impl_->tls_failures; }
 uint64_t Server::cert_reloads() const { return impl_->reloads; }
+std::string Server::cert_reload_error() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->reload_error;
+}
 
 }  // namespace cairn::http

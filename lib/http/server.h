@@ -71,12 +71,27 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int port() const;
+  // Stops at once: answers being written are cut off. drain() first for a
+  // graceful end.
   void stop();
+  // From now on every answer says "Connection: close" and closes its
+  // connection, so keep-alive clients move their next request elsewhere
+  // (another replica behind the Service); new connections are still
+  // accepted and answered.
+  void drain();
+  // Waits until no request is being answered, at most `limit`; false if
+  // one still is.
+  bool wait_answered(std::chrono::milliseconds limit);
+  int open_connections() const;
 
   uint64_t requests() const;
   uint64_t rejected() const;      // 4xx answers the server made itself (too large, malformed)
   uint64_t tls_failures() const;  // handshakes that failed (wrong version, bad client)
   uint64_t cert_reloads() const;
+  // Why the certificate files on disk are not being served ("" when they
+  // are): set when a changed pair stays unloadable (unreadable, not PEM, a
+  // key that does not match); the previous pair is served meanwhile.
+  std::string cert_reload_error() const;
 
   struct Impl;
 

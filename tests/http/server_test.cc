@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -85,6 +86,53 @@ TEST(HttpServer, ServesPlainRequestsWithKeepAlive) {
   }
   ::close(fd);
   EXPECT_EQ((*s)->requests(), 3u);
+}
+
+TEST(HttpServer, DrainClosesEachConnectionAfterItsNextAnswer) {
+  auto s = Server::start({.port = 0}, echo);
+  ASSERT_TRUE(s) << s.error();
+  int fd = connect_to((*s)->port());
+  ASSERT_GE(fd, 0);
+  auto rd = [fd](char* b, size_t n) { return static_cast<int>(::read(fd, b, n)); };
+  const std::string req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string first = read_response(rd);
+  EXPECT_NE(first.find("200 OK"), std::string::npos) << first;
+  EXPECT_EQ(first.find("Connection: close"), std::string::npos) << first;
+
+  (*s)->drain();
+  // The kept-alive connection gets its next answer, told to close, and is closed.
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string second = read_response(rd);
+  EXPECT_NE(second.find("200 OK"), std::string::npos) << second;
+  EXPECT_NE(second.find("Connection: close"), std::string::npos) << second;
+  char b[16];
+  EXPECT_EQ(::read(fd, b, sizeof b), 0) << "the server keeps the connection open";
+  ::close(fd);
+  // New connections are still answered while draining.
+  EXPECT_NE(plain_exchange((*s)->port(), req).find("200 OK"), std::string::npos);
+  EXPECT_TRUE((*s)->wait_answered(std::chrono::seconds(1)));
+}
+
+TEST(HttpServer, WaitAnsweredWaitsForAnAnswerUnderWay) {
+  std::atomic<bool> release{false};
+  auto s = Server::start({.port = 0}, [&](const Request& r) {
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return echo(r);
+  });
+  ASSERT_TRUE(s) << s.error();
+  std::string got;
+  std::thread client(
+      [&] { got = plain_exchange((*s)->port(), "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"); });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((*s)->requests() < 1u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ((*s)->requests(), 1u);
+  EXPECT_FALSE((*s)->wait_answered(std::chrono::milliseconds(100)));
+  release = true;
+  EXPECT_TRUE((*s)->wait_answered(std::chrono::seconds(5)));
+  client.join();
+  EXPECT_NE(got.find("GET /slow"), std::string::npos) << got;
 }
 
 TEST(HttpServer, OversizedBodyIs413AndMalformedIs400) {
@@ -224,6 +272,41 @@ TEST(HttpServer, RotatedCertificateIsServedWithoutRestart) {
   }
   EXPECT_EQ(cn, "after");
   EXPECT_GE((*s)->cert_reloads(), 1u);
+}
+
+TEST(HttpServer, BadRotatedPairKeepsTheOldCertificateAndSaysWhy) {
+  Pki pki("before"), broken("broken");
+  auto s = Server::start({.port = 0,
+                          .cert_file = pki.cert(),
+                          .key_file = pki.key(),
+                          .reload_check = std::chrono::milliseconds(50)},
+                         echo);
+  ASSERT_TRUE(s) << s.error();
+  EXPECT_EQ(tls_get((*s)->port(), TLS1_3_VERSION).peer_cn, "before");
+  // A rotation that went wrong: a new certificate, and the old key beside it.
+  fs::copy_file(broken.cert(), pki.cert(), fs::copy_options::overwrite_existing);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((*s)->cert_reload_error().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string why = (*s)->cert_reload_error();
+  EXPECT_NE(why.find("tls.key"), std::string::npos) << why;
+  EXPECT_NE(why.find("mismatch"), std::string::npos) << why;
+  // Still served, with the old pair, on new connections.
+  auto old = tls_get((*s)->port(), TLS1_3_VERSION);
+  EXPECT_TRUE(old.handshake);
+  EXPECT_EQ(old.peer_cn, "before");
+  EXPECT_NE(old.response.find("200 OK"), std::string::npos) << old.response;
+  EXPECT_EQ((*s)->cert_reloads(), 0u);
+  // A good pair afterwards is picked up, and the error goes.
+  pki.issue("after");
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::string cn;
+  while (std::chrono::steady_clock::now() < deadline &&
+         (cn = tls_get((*s)->port(), TLS1_3_VERSION).peer_cn) != "after") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(cn, "after");
+  EXPECT_EQ((*s)->cert_reload_error(), "");
 }
 
 TEST(HttpServer, MismatchedKeyIsRefusedAtStart) {
