@@ -5,7 +5,9 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: help deps kube build unit e2e test up down demo bench fmt fmt-check clean
+FUZZ_SECONDS ?= 600
+
+.PHONY: help deps kube build unit e2e test up down demo bench fuzz fmt fmt-check clean
 
 help:
 	@echo "make demo    - set everything up and run the demo (first command in the README)"
@@ -18,6 +20,7 @@ help:
 	@echo "make up      - start the local control plane + node simulator (.cairn/)"
 	@echo "make down    - stop exactly what 'make up' started and delete its state"
 	@echo "make bench   - run the benchmarks in bench/"
+	@echo "make fuzz    - fuzz every parser of outside data, FUZZ_SECONDS (default 600) each"
 	@echo "make fmt     - clang-format every C++ file"
 
 deps:
@@ -53,6 +56,10 @@ demo: build kube
 
 bench: build kube
 	@bench/run.sh $(BUILD_DIR)
+
+# Every libFuzzer target of tests/fuzz/ for longer than CI does (hack/fuzz.sh).
+fuzz: deps
+	@hack/fuzz.sh $(FUZZ_SECONDS)
 
 fmt:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
