@@ -708,6 +708,11 @@ struct Renderer {
     } catch (const JsonTooDeep&) {
       error(file, -1, 0, 0, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
       return;
+    } catch (const json::out_of_range&) {
+      // "number overflow parsing '1e400'" (found by tests/fuzz/manifest_fuzz.cc:
+      // it was thrown out of render): without the number, which may be secret.
+      error(file, -1, 0, 0, "a number is too large (beyond +-1.8e308, what JSON numbers can hold)");
+      return;
     } catch (const json::parse_error& e) {
       // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ...;
       // last read: '...'": keep neither the id nor the text read (it may be secret).
@@ -910,6 +915,13 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
     }
   }
   if (!too_big.empty()) return std::unexpected(std::move(too_big));
+  if (bytes > in.max_bytes) {
+    return std::unexpected(std::vector<RenderError>{
+        {"", -1, 0, 0,
+         "the manifests under the Release's path are " + std::to_string(bytes) +
+             " bytes, more than the limit of " + std::to_string(in.max_bytes) +
+             "; split them across several Releases"}});
+  }
   // Objects are sent as JSON, which is UTF-8: a file that is not would render
   // into objects that cannot be written (and yaml-cpp does not check).
   std::vector<RenderError> not_text;
@@ -925,13 +937,6 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
     }
   }
   if (!not_text.empty()) return std::unexpected(std::move(not_text));
-  if (bytes > in.max_bytes) {
-    return std::unexpected(std::vector<RenderError>{
-        {"", -1, 0, 0,
-         "the manifests under the Release's path are " + std::to_string(bytes) +
-             " bytes, more than the limit of " + std::to_string(in.max_bytes) +
-             "; split them across several Releases"}});
-  }
   std::stable_sort(r.files.begin(), r.files.end(),
                    [](const git::File* a, const git::File* b) { return a->path < b->path; });
 

@@ -151,4 +151,13 @@ api::InventoryEntry inventory_entry(const json& obj);
 // Whether a file is read as manifests: *.yaml, *.yml, *.json.
 bool is_manifest_file(std::string_view path);
 
+// The render's size limits (kMaxFileBytes, kMaxBytes) as limits on reading
+// the files from git, so that an oversized file is refused from its header
+// before it is read into memory.
+inline git::ReadLimits read_limits() {
+  return {.max_files = git::ReadLimits{}.max_files,
+          .max_file_bytes = kMaxFileBytes,
+          .max_total_bytes = kMaxBytes};
+}
+
 }  // namespace cairn::manifest

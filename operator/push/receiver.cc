@@ -73,6 +73,8 @@ std::string normalize_url(const std::string& in) {
   }
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.size() > 4 && url.ends_with(".git")) url.resize(url.size() - 4);
+  // "repo/.git" is "repo" too (tests/fuzz/push_fuzz.cc: it kept a "/").
+  while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
 }
 

@@ -134,11 +134,9 @@ std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context&
                                                                         const std::string& commit) {
   // The render's size limits, applied while reading: an oversized file is
   // refused from its header, never read into memory.
-  const git::ReadLimits limits{.max_files = git::ReadLimits{}.max_files,
-                               .max_file_bytes = manifest::kMaxFileBytes,
-                               .max_total_bytes = manifest::kMaxBytes};
   auto files = c.source->files(
-      commit, c.spec.path, [](std::string_view p) { return is_manifest_file(p); }, limits);
+      commit, c.spec.path, [](std::string_view p) { return is_manifest_file(p); },
+      manifest::read_limits());
   if (!files)
     return std::unexpected("reading " + c.spec.path + " at " + short_sha(commit) + ": " +
                            files.error().message);

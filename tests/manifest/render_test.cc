@@ -222,6 +222,18 @@ TEST(Render, JsonSyntaxErrorNamesTheFileAndPositionButNotTheText) {
       << errs[0].to_string();
 }
 
+// Found by tests/fuzz/manifest_fuzz.cc: nlohmann::json throws out_of_range,
+// not parse_error, for a number it cannot hold, and it escaped render.
+TEST(Render, JsonNumberTooLargeIsAnErrorNotAnException) {
+  std::vector<RenderError> errs;
+  EXPECT_NO_THROW(errs =
+                      bad({{"big.json", R"({"apiVersion":"v1","kind":"ConfigMap",)"
+                                        R"("metadata":{"name":"n"},"data":{"x":1e66666666}})"}}));
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].to_string(),
+            "big.json: a number is too large (beyond +-1.8e308, what JSON numbers can hold)");
+}
+
 TEST(Render, DocumentThatIsNotAMapping) {
   auto errs = bad({{"a.yaml", "- a\n- b\n---\njust text\n"}, {"b.json", "[1, 2]"}});
   ASSERT_EQ(errs.size(), 3u);

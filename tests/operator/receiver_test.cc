@@ -79,6 +79,9 @@ TEST(ParsePush, GitHubAndGitLabPayloads) {
 TEST(NormalizeUrl, EquivalentFormsMatch) {
   EXPECT_EQ(normalize_url("https://Git.Example.com/shop/app.git/"),
             "https://git.example.com/shop/app");
+  EXPECT_EQ(normalize_url("https://git.example.com/shop/app/.git"),
+            "https://git.example.com/shop/app")
+      << "no trailing / left (tests/fuzz/push_fuzz.cc)";
   EXPECT_EQ(normalize_url("https://user:pw@git.example.com/shop/app"),
             "https://git.example.com/shop/app");
   EXPECT_EQ(normalize_url("git@git.example.com:shop/app.git"), "ssh://git.example.com/shop/app");
