@@ -92,6 +92,68 @@ bool is_yaml_float(std::string_view s) {
   return i == s.size();
 }
 
+// The offset of the first byte that is not part of a well-formed UTF-8
+// character (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF)
+// or is a NUL (unless `nul_ok`), or npos.
+std::size_t invalid_utf8_at(std::string_view s, bool nul_ok = false) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    // Text has no NUL (a file with one, yaml-cpp takes for UTF-16 or UTF-32).
+    if (c == 0 && !nul_ok) return i;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + n >= s.size()) return i;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+// yaml-cpp 0.7 writes the escapes \N and \_ of a double-quoted scalar as the
+// single bytes 0x85 and 0xA0 instead of U+0085 and U+00A0 in UTF-8 (found by
+// tests/fuzz/manifest_fuzz.cc: the object could not be written as JSON). The
+// file is UTF-8 (checked first), so such a lone byte came from one of them:
+// encode it. False if the text is still not UTF-8.
+bool repair_yaml_cpp_escapes(std::string& s) {
+  if (invalid_utf8_at(s, true) == std::string_view::npos) return true;
+  std::string out;
+  std::string_view rest = s;
+  for (;;) {
+    const std::size_t bad = invalid_utf8_at(rest, true);
+    if (bad == std::string_view::npos) break;
+    const auto b = static_cast<unsigned char>(rest[bad]);
+    if (b != 0x85 && b != 0xA0) return false;
+    out.append(rest.substr(0, bad));
+    out.push_back('\xC2');
+    out.push_back(rest[bad]);
+    rest.remove_prefix(bad + 1);
+  }
+  out.append(rest);
+  s = std::move(out);
+  return true;
+}
+
 struct ScalarError {
   std::string message;
 };
@@ -211,7 +273,17 @@ class JsonBuilder : public YAML::EventHandler {
       stack_.back().have_key = true;
       return;
     }
-    add(mark, scalar(mark, tag, value), 1, 0, anchor);
+    if (invalid_utf8_at(value, true) == std::string_view::npos) {
+      add(mark, scalar(mark, tag, value), 1, 0, anchor);
+      return;
+    }
+    std::string text = value;
+    if (!repair_yaml_cpp_escapes(text)) {
+      throw NodeError{mark,
+                      "a scalar whose escapes do not make UTF-8 text; write the characters "
+                      "themselves"};
+    }
+    add(mark, scalar(mark, tag, text), 1, 0, anchor);
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
@@ -855,47 +927,6 @@ std::string identity(const api::InventoryEntry& e) {
 }
 
 std::string identity(const json& obj) { return identity(inventory_entry(obj)); }
-
-namespace {
-
-// The offset of the first byte that is not part of a well-formed UTF-8
-// character (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF)
-// or is a NUL, or npos.
-std::size_t invalid_utf8_at(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return i;  // text has none; yaml-cpp would take the file for UTF-16 or UTF-32
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + n >= s.size()) return i;
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
-    }
-    i += n + 1;
-  }
-  return std::string_view::npos;
-}
-
-}  // namespace
 
 std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) {
   Renderer r{in, {}, {}, {}, 0, false};

@@ -224,6 +224,17 @@ TEST(Render, JsonSyntaxErrorNamesTheFileAndPositionButNotTheText) {
 
 // Found by tests/fuzz/manifest_fuzz.cc: nlohmann::json throws out_of_range,
 // not parse_error, for a number it cannot hold, and it escaped render.
+// Found by tests/fuzz/manifest_fuzz.cc: yaml-cpp 0.7 writes \N and \_ as the
+// bytes 0x85 and 0xA0, which made objects that could not be written as JSON.
+TEST(RenderScalars, NelAndNbspEscapesAreUtf8) {
+  json d = data_of("  n: \"a\\Nb\"\n  s: \"a\\_b\"\n  z: \"a\\0b\"\n  e: \"\\x85\"\n");
+  EXPECT_EQ(d["n"], "a\u0085b");
+  EXPECT_EQ(d["s"], "a\u00a0b");
+  EXPECT_EQ(d["z"], std::string("a\0b", 3));
+  EXPECT_EQ(d["e"], "\u0085");
+  EXPECT_NO_THROW((void)d.dump());
+}
+
 TEST(Render, JsonNumberTooLargeIsAnErrorNotAnException) {
   std::vector<RenderError> errs;
   EXPECT_NO_THROW(errs =
