@@ -5,7 +5,9 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: help deps kube build unit e2e test up down demo bench soak fmt fmt-check clean
+FUZZ_SECONDS ?= 600
+
+.PHONY: help deps kube build unit e2e test up down demo bench soak fuzz fmt fmt-check clean
 
 help:
 	@echo "make demo    - set everything up and run the demo (first command in the README)"
@@ -19,6 +21,7 @@ help:
 	@echo "make down    - stop exactly what 'make up' started and delete its state"
 	@echo "make bench   - run the benchmarks in bench/"
 	@echo "make soak    - the webhook at 500 reviews/s for 30 min (SOAK_MINUTES, SOAK_RATE)"
+	@echo "make fuzz    - fuzz every parser of outside data, FUZZ_SECONDS (default 600) each"
 	@echo "make fmt     - clang-format every C++ file"
 
 deps:
@@ -57,6 +60,10 @@ bench: build kube
 
 soak: build kube
 	@BENCH=webhook_soak bench/run.sh $(BUILD_DIR)
+
+# Every libFuzzer target of tests/fuzz/ for longer than CI does (hack/fuzz.sh).
+fuzz: deps
+	@hack/fuzz.sh $(FUZZ_SECONDS)
 
 fmt:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -551,8 +551,9 @@ std::shared_ptr<const Policy::Index> Policy::manifests(const ReleaseInfo& rel, g
     }
   }
   auto idx = std::make_shared<Index>();
-  auto files = src.files(commit, rel.spec.path,
-                         [](std::string_view p) { return manifest::is_manifest_file(p); });
+  auto files = src.files(
+      commit, rel.spec.path, [](std::string_view p) { return manifest::is_manifest_file(p); },
+      manifest::read_limits());
   if (!files) {
     idx->error = files.error().message;
   } else {

@@ -26,6 +26,7 @@ class OperatorProcess {
   void kill9();
   void stop();  // SIGTERM and wait
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // -1 when not running
   const std::string& log_path() const { return log_; }
   std::string log_tail(size_t bytes = 4000) const;
   // GET /metrics from the operator (Prometheus text format).

@@ -398,19 +398,32 @@ bool add_blob(Walk* w, const std::string& path, const git_oid* id) {
                                   w->where + " (the limit); point the path at a smaller directory"};
     return false;
   }
+  // The size from the object's header first: an oversized blob is refused
+  // without being inflated into memory.
+  size_t size = 0;
+  git_odb* odb = nullptr;
+  if (git_repository_odb(&odb, w->repo) == 0) {
+    size_t len = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_read_header(&len, &type, odb, id) == 0) size = len;
+    git_odb_free(odb);
+  }
+  auto too_big = [&](size_t n) {
+    w->error = Error{Code::kInvalid, "the file " + path + " " + w->where + " has " +
+                                         std::to_string(n) + " bytes, more than the limit of " +
+                                         std::to_string(w->limits->max_file_bytes) +
+                                         " bytes for one file; split it into smaller files"};
+    return false;
+  };
+  if (size > w->limits->max_file_bytes) return too_big(size);
   git_blob* raw = nullptr;
   if (git_blob_lookup(&raw, w->repo, id) < 0) {
     w->error = Error{Code::kInternal, "reading " + path + ": " + last_git_error()};
     return false;
   }
   BlobPtr blob(raw);
-  auto size = static_cast<size_t>(git_blob_rawsize(raw));
-  if (size > w->limits->max_file_bytes) {
-    w->error = Error{Code::kInvalid, "the file " + path + " " + w->where + " has " +
-                                         std::to_string(size) + " bytes, more than the limit of " +
-                                         std::to_string(w->limits->max_file_bytes)};
-    return false;
-  }
+  size = static_cast<size_t>(git_blob_rawsize(raw));
+  if (size > w->limits->max_file_bytes) return too_big(size);
   if (w->total + size > w->limits->max_total_bytes) {
     w->error =
         Error{Code::kInvalid, "the files " + w->where + " add up to more than " +

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "kube/util.h"
+#include "kube/watch.h"
 
 namespace cairn::kube {
 
@@ -253,47 +254,38 @@ Result<void> Informer::list_and_replace(bool first) {
 }
 
 void Informer::handle_event(std::string_view line, bool& gone, bool& stop) {
-  json ev = opts_.trim_managed_fields ? parse_without_managed_fields(line)
-                                      : json::parse(line, nullptr, false);
-  if (ev.is_discarded() || !ev.is_object()) {
-    set_error("watch sent a line that is not JSON; re-watching");
+  auto ev = parse_watch_event(line, opts_.trim_managed_fields);
+  if (!ev) {
+    set_error(ev.error() + "; re-watching");
     stop = true;
     return;
   }
-  std::string type = ev.value("type", "");
-  if (!ev.contains("object") || !ev["object"].is_object()) {
-    set_error("watch event without an object");
-    stop = true;
-    return;
-  }
-  json& obj = ev["object"];
-  if (type == "ERROR") {
+  if (ev->type == "ERROR") {
     // A metav1.Status inside the stream; 410 means our resourceVersion is gone.
-    int code = obj.value("code", 0);
-    if (code == 410 || obj.value("reason", "") == "Expired" || obj.value("reason", "") == "Gone") {
+    if (ev->gone) {
       gone = true;
     } else {
-      set_error("watch error: " + obj.value("message", std::string("unknown")));
+      set_error("watch error: " + ev->message);
     }
     stop = true;
     return;
   }
-  std::string rv = obj.contains("metadata") ? obj["metadata"].value("resourceVersion", "") : "";
+  const std::string rv = ev->resource_version;
   events_++;
-  if (type == "BOOKMARK") {
+  if (ev->type == "BOOKMARK") {
     std::lock_guard lock(mu_);
     if (!rv.empty()) rv_ = rv;
     return;
   }
-  ObjectPtr o = prepare(std::move(obj));
-  if (type == "ADDED" || type == "MODIFIED") {
+  ObjectPtr o = prepare(std::move(ev->object));
+  if (ev->type == "ADDED" || ev->type == "MODIFIED") {
     ObjectPtr old = store_.upsert(o);
     if (old) {
       dispatch_update(old, o);
     } else {
       dispatch_add(o);
     }
-  } else if (type == "DELETED") {
+  } else if (ev->type == "DELETED") {
     store_.erase(object_key(*o));
     dispatch_delete(o);  // the final state the server sent
   }

@@ -28,6 +28,8 @@ class LineSplitter {
       }
       std::string_view line;
       if (partial_.empty()) {
+        // The same limit whether or not the line came in one chunk.
+        if (nl > max_line_) return overflow();
         line = chunk.substr(0, nl);
       } else {
         if (partial_.size() + nl > max_line_) return overflow();

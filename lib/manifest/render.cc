@@ -92,6 +92,68 @@ bool is_yaml_float(std::string_view s) {
   return i == s.size();
 }
 
+// The offset of the first byte that is not part of a well-formed UTF-8
+// character (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF)
+// or is a NUL (unless `nul_ok`), or npos.
+std::size_t invalid_utf8_at(std::string_view s, bool nul_ok = false) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    // Text has no NUL (a file with one, yaml-cpp takes for UTF-16 or UTF-32).
+    if (c == 0 && !nul_ok) return i;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + n >= s.size()) return i;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
+    }
+    i += n + 1;
+  }
+  return std::string_view::npos;
+}
+
+// yaml-cpp 0.7 writes the escapes \N and \_ of a double-quoted scalar as the
+// single bytes 0x85 and 0xA0 instead of U+0085 and U+00A0 in UTF-8 (found by
+// tests/fuzz/manifest_fuzz.cc: the object could not be written as JSON). The
+// file is UTF-8 (checked first), so such a lone byte came from one of them:
+// encode it. False if the text is still not UTF-8.
+bool repair_yaml_cpp_escapes(std::string& s) {
+  if (invalid_utf8_at(s, true) == std::string_view::npos) return true;
+  std::string out;
+  std::string_view rest = s;
+  for (;;) {
+    const std::size_t bad = invalid_utf8_at(rest, true);
+    if (bad == std::string_view::npos) break;
+    const auto b = static_cast<unsigned char>(rest[bad]);
+    if (b != 0x85 && b != 0xA0) return false;
+    out.append(rest.substr(0, bad));
+    out.push_back('\xC2');
+    out.push_back(rest[bad]);
+    rest.remove_prefix(bad + 1);
+  }
+  out.append(rest);
+  s = std::move(out);
+  return true;
+}
+
 struct ScalarError {
   std::string message;
 };
@@ -179,8 +241,12 @@ class JsonBuilder : public YAML::EventHandler {
  public:
   json root;
   int start_line = 0;  // 1-based
+  YAML::Mark start;
 
-  void OnDocumentStart(const YAML::Mark& mark) override { start_line = mark.line + 1; }
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start_line = mark.line + 1;
+    start = mark;
+  }
   void OnDocumentEnd() override {}
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
@@ -207,7 +273,17 @@ class JsonBuilder : public YAML::EventHandler {
       stack_.back().have_key = true;
       return;
     }
-    add(mark, scalar(mark, tag, value), 1, 0, anchor);
+    if (invalid_utf8_at(value, true) == std::string_view::npos) {
+      add(mark, scalar(mark, tag, value), 1, 0, anchor);
+      return;
+    }
+    std::string text = value;
+    if (!repair_yaml_cpp_escapes(text)) {
+      throw NodeError{mark,
+                      "a scalar whose escapes do not make UTF-8 text; write the characters "
+                      "themselves"};
+    }
+    add(mark, scalar(mark, tag, text), 1, 0, anchor);
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
@@ -643,18 +719,38 @@ struct Renderer {
     std::istringstream stream(files[file]->content);
     YAML::Parser parser(stream);
     int doc = 0;
+    int last_start = -1;
     for (;; ++doc) {
       JsonBuilder builder;
       try {
         if (!parser.HandleNextDocument(builder)) break;
+        // yaml-cpp 0.7 does not consume a ',' outside a flow collection: it
+        // returns an empty document there again and again, for ever
+        // (jbeder/yaml-cpp#1040). A document that starts where the last one
+        // did is that.
+        if (builder.start.pos == last_start) {
+          error(file, doc - 1, builder.start.line + 1, builder.start.column + 1,
+                "the YAML parser cannot read past this point (a ',' outside [...] or {...}?); "
+                "fix the syntax here");
+          return;
+        }
+        last_start = builder.start.pos;
       } catch (const NodeError& e) {
         error(file, doc, e.mark.line + 1, e.mark.column + 1, e.message);
         return;
       } catch (const YAML::Exception& e) {
+        // yaml-cpp quotes bytes of the input in some messages ("unknown
+        // escape character: X", a single byte of a UTF-8 character): keep
+        // printable ASCII only, so the message is valid UTF-8 in a condition.
+        std::string msg = e.msg;
+        for (char& ch : msg) {
+          const auto u = static_cast<unsigned char>(ch);
+          if (u < 0x20 || u >= 0x7f) ch = '?';
+        }
         if (e.mark.is_null()) {
-          error(file, doc, 0, 0, e.msg);
+          error(file, doc, 0, 0, msg);
         } else {
-          error(file, doc, e.mark.line + 1, e.mark.column + 1, e.msg);
+          error(file, doc, e.mark.line + 1, e.mark.column + 1, msg);
         }
         return;
       }
@@ -683,6 +779,11 @@ struct Renderer {
           true, false);
     } catch (const JsonTooDeep&) {
       error(file, -1, 0, 0, "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      return;
+    } catch (const json::out_of_range&) {
+      // "number overflow parsing '1e400'" (found by tests/fuzz/manifest_fuzz.cc:
+      // it was thrown out of render): without the number, which may be secret.
+      error(file, -1, 0, 0, "a number is too large (beyond +-1.8e308, what JSON numbers can hold)");
       return;
     } catch (const json::parse_error& e) {
       // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ...;
@@ -835,6 +936,16 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
     r.files.push_back(&f);
     bytes += f.content.size();
   }
+  std::vector<RenderError> too_big;
+  for (const git::File* f : r.files) {
+    if (f->content.size() > in.max_file_bytes) {
+      too_big.push_back({f->path, -1, 0, 0,
+                         "the file has " + std::to_string(f->content.size()) +
+                             " bytes, more than the limit of " + std::to_string(in.max_file_bytes) +
+                             " bytes for one manifest file; split it into smaller files"});
+    }
+  }
+  if (!too_big.empty()) return std::unexpected(std::move(too_big));
   if (bytes > in.max_bytes) {
     return std::unexpected(std::vector<RenderError>{
         {"", -1, 0, 0,
@@ -842,6 +953,21 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
              " bytes, more than the limit of " + std::to_string(in.max_bytes) +
              "; split them across several Releases"}});
   }
+  // Objects are sent as JSON, which is UTF-8: a file that is not would render
+  // into objects that cannot be written (and yaml-cpp does not check).
+  std::vector<RenderError> not_text;
+  for (const git::File* f : r.files) {
+    if (auto bad = invalid_utf8_at(f->content); bad != std::string::npos) {
+      const auto line = 1 + std::count(f->content.begin(),
+                                       f->content.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+      const std::string what =
+          f->content[bad] == '\0' ? " is a NUL" : " is not part of a UTF-8 character";
+      not_text.push_back({f->path, -1, static_cast<int>(line), 0,
+                          "the file is not UTF-8 text (byte " + std::to_string(bad + 1) + what +
+                              "); save it as UTF-8"});
+    }
+  }
+  if (!not_text.empty()) return std::unexpected(std::move(not_text));
   std::stable_sort(r.files.begin(), r.files.end(),
                    [](const git::File* a, const git::File* b) { return a->path < b->path; });
 

@@ -25,7 +25,8 @@
 //   !!null, !!map, !!seq, !!timestamp) are refused.
 // Hostile input is refused fast: documents whose anchors and aliases would
 // copy more than kMaxAliasNodes nodes (a "billion laughs"), and nesting deeper
-// than kMaxDepth mappings/sequences.
+// than kMaxDepth mappings/sequences; a file larger than kMaxFileBytes and
+// files adding up to more than kMaxBytes are refused before any is parsed.
 //
 // Each object must be a mapping with apiVersion, kind and metadata.name. A
 // namespaced object without metadata.namespace gets the Release's namespace.
@@ -71,6 +72,10 @@ using json = nlohmann::json;
 inline constexpr int kMaxDepth = 100;                   // nested mappings/sequences
 inline constexpr std::size_t kMaxAliasNodes = 1000000;  // nodes copied for anchors and aliases
 inline constexpr std::size_t kMaxErrors = 100;          // further errors are summarized
+// One manifest file (a Kubernetes object is at most ~1.5 MiB in etcd); larger
+// ones are refused before they are parsed, so that parsing stays bounded.
+inline constexpr std::size_t kMaxFileBytes = 8u << 20;
+inline constexpr std::size_t kMaxBytes = 64u << 20;  // all manifest files of a Release
 
 struct RenderInput {
   std::string release_namespace, release_name;  // the Release
@@ -80,8 +85,9 @@ struct RenderInput {
   // Every file under spec.path at the commit; files that are not *.yaml,
   // *.yml or *.json are ignored.
   std::vector<git::File> files;
-  std::size_t max_documents = 5000;   // objects, after Lists are expanded
-  std::size_t max_bytes = 64u << 20;  // total size of the manifest files
+  std::size_t max_documents = 5000;            // objects, after Lists are expanded
+  std::size_t max_bytes = kMaxBytes;           // total size of the manifest files
+  std::size_t max_file_bytes = kMaxFileBytes;  // size of one manifest file
   // Optional: whether a kind is namespaced, from discovery. Returning
   // nullopt (or leaving this empty) falls back to is_cluster_scoped_kind,
   // which treats kinds it does not know (custom resources) as namespaced.
@@ -144,5 +150,14 @@ api::InventoryEntry inventory_entry(const json& obj);
 
 // Whether a file is read as manifests: *.yaml, *.yml, *.json.
 bool is_manifest_file(std::string_view path);
+
+// The render's size limits (kMaxFileBytes, kMaxBytes) as limits on reading
+// the files from git, so that an oversized file is refused from its header
+// before it is read into memory.
+inline git::ReadLimits read_limits() {
+  return {.max_files = git::ReadLimits{}.max_files,
+          .max_file_bytes = kMaxFileBytes,
+          .max_total_bytes = kMaxBytes};
+}
 
 }  // namespace cairn::manifest

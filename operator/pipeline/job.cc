@@ -4,6 +4,7 @@
 
 #include "api/names.h"
 #include "api/validate.h"
+#include "kube/util.h"
 
 namespace cairn::pipeline {
 
@@ -124,9 +125,23 @@ std::map<std::string, std::string> parse_results(const std::string& message) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
         ok = false;
     }
-    if (ok) out[key] = line.substr(eq + 1, 1024);
+    if (ok) out[key] = utf8_prefix(std::string_view(line).substr(eq + 1), 1024);
   }
   return out;
+}
+
+std::string utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  size_t n = max_bytes;
+  // Back up over continuation bytes (10xxxxxx) to the start of the character
+  // that does not fit, so that a multi-byte character is never cut in half;
+  // a character has at most three, so text that is not UTF-8 loses no more.
+  for (int k = 0; k < 3 && n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80; ++k) --n;
+  return std::string(s.substr(0, n));
+}
+
+std::string failure_excerpt(std::string_view message) {
+  return utf8_prefix(kube::trim(message), 512);
 }
 
 }  // namespace cairn::pipeline

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "api/types.h"
 #include "kube/client.h"
@@ -35,6 +36,15 @@ std::string checkout_script();
 
 // Step results from a container's termination message: one `key=value` per
 // line; keys are [A-Za-z0-9_.-]{1,63}; other lines are ignored; at most 32.
+// Values longer than 1024 bytes are cut, at a UTF-8 character boundary (the
+// status is JSON: half a character would make it unwritable).
 std::map<std::string, std::string> parse_results(const std::string& message);
+
+// At most `max_bytes` of `s`, never ending inside a UTF-8 character.
+std::string utf8_prefix(std::string_view s, size_t max_bytes);
+
+// What a failed step's message quotes of its termination message: trimmed,
+// at most 512 bytes, cut at a character boundary.
+std::string failure_excerpt(std::string_view message);
 
 }  // namespace cairn::pipeline

@@ -402,10 +402,9 @@ void Reconciler::advance_run(Context& c, api::RunStatus& run) {
       st->phase = api::StepPhase::kFailed;
       st->completion_time = now_s();
       std::string why = job_condition_text(*job, "Failed");
-      st->message = "step \"" + step->name + "\" failed" +
-                    (exit_text.empty() ? "" : " (" + exit_text + ")") +
-                    (why.empty() ? "" : ": " + why) +
-                    (term.empty() ? "" : ": " + std::string(kube::trim(term)).substr(0, 512));
+      st->message =
+          "step \"" + step->name + "\" failed" + (exit_text.empty() ? "" : " (" + exit_text + ")") +
+          (why.empty() ? "" : ": " + why) + (term.empty() ? "" : ": " + failure_excerpt(term));
       events_.warning(c.object, "StepFailed", "run " + run.id + ": " + st->message);
     }
   }

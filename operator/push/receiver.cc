@@ -73,6 +73,8 @@ std::string normalize_url(const std::string& in) {
   }
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.size() > 4 && url.ends_with(".git")) url.resize(url.size() - 4);
+  // "repo/.git" is "repo" too (tests/fuzz/push_fuzz.cc: it kept a "/").
+  while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
 }
 
@@ -80,7 +82,10 @@ std::optional<PushEvent> parse_push(const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   PushEvent ev;
-  std::string ref = j.value("ref", "");
+  // Any field may have any type: a "ref" that is not a string is not a push
+  // (json::value would throw).
+  auto r = j.find("ref");
+  const std::string ref = r != j.end() && r->is_string() ? r->get<std::string>() : "";
   if (ref.rfind("refs/heads/", 0) == 0) {
     ev.branch = ref.substr(11);
   } else if (ref.rfind("refs/tags/", 0) == 0) {
@@ -88,6 +93,7 @@ std::optional<PushEvent> parse_push(const std::string& body) {
   } else {
     return std::nullopt;
   }
+  if (ev.branch.empty() && ev.tag.empty()) return std::nullopt;  // "refs/heads/" names nothing
   for (const char* section : {"repository", "project"}) {
     auto it = j.find(section);
     if (it == j.end() || !it->is_object()) continue;

@@ -140,8 +140,11 @@ void Reconciler::request_fetch(const std::string& key) { tracker_.request(key); 
 
 std::expected<std::vector<json>, std::string> Reconciler::render_commit(Context& c,
                                                                         const std::string& commit) {
-  auto files =
-      c.source->files(commit, c.spec.path, [](std::string_view p) { return is_manifest_file(p); });
+  // The render's size limits, applied while reading: an oversized file is
+  // refused from its header, never read into memory.
+  auto files = c.source->files(
+      commit, c.spec.path, [](std::string_view p) { return is_manifest_file(p); },
+      manifest::read_limits());
   if (!files)
     return std::unexpected("reading " + c.spec.path + " at " + short_sha(commit) + ": " +
                            files.error().message);

@@ -15,7 +15,7 @@
 // LLVMFuzzerInitialize checks that the fixture means something (every sample
 // review gets the verdict it must get) and, when CAIRN_FUZZ_WRITE_SEEDS names
 // a directory, writes the samples and truncated copies there (how
-// tests/fuzz/corpus/ was made).
+// tests/fuzz/corpus/admission/ was made).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>

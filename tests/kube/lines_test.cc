@@ -87,6 +87,33 @@ TEST(LineSplitter, OverlongLineIsRefused) {
   EXPECT_TRUE(s.overflowed());
 }
 
+TEST(LineSplitter, OverlongLineIsRefusedEvenWhenItArrivesInOneChunk) {
+  // Chunking must not matter (tests/fuzz/watch_fuzz.cc): a complete line
+  // inside one chunk used to be emitted whatever its length, while the same
+  // line split across two chunks was refused.
+  {
+    const std::string stream = "ok\n" + std::string(17, 'x') + "\nafter\n";
+    std::vector<std::string> whole, split;
+    LineSplitter a(16), b(16);
+    auto into = [](std::vector<std::string>& v) {
+      return [&v](std::string_view l) {
+        v.emplace_back(l);
+        return true;
+      };
+    };
+    EXPECT_FALSE(a.feed(stream, into(whole)));
+    EXPECT_FALSE(b.feed(stream.substr(0, 8), into(split)) && b.feed(stream.substr(8), into(split)));
+    EXPECT_EQ(whole, std::vector<std::string>{"ok"});
+    EXPECT_EQ(split, whole);
+    EXPECT_TRUE(a.overflowed());
+    EXPECT_TRUE(b.overflowed());
+  }
+  LineSplitter exact(16);
+  int n = 0;
+  EXPECT_TRUE(exact.feed(std::string(16, 'x') + "\n", [&](std::string_view) { return ++n; }));
+  EXPECT_EQ(n, 1) << "a line of exactly the limit is fine";
+}
+
 TEST(LineSplitter, HandlerCanStop) {
   LineSplitter s;
   int n = 0;

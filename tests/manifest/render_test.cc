@@ -182,6 +182,31 @@ TEST(Render, UnclosedFlowAndUndefinedAliasAreSyntaxErrors) {
   EXPECT_NE(e2[0].message.find("anchor"), std::string::npos) << e2[0].message;
 }
 
+// Found by tests/fuzz/manifest_fuzz.cc: a ',' outside a flow collection made
+// yaml-cpp 0.7 return the same empty document for ever (jbeder/yaml-cpp#1040),
+// so a one-byte manifest hung a worker of the operator.
+TEST(Render, StrayCommaIsASyntaxErrorNotAHang) {
+  struct Case {
+    std::string yaml;
+    int document, line, column;
+  };
+  for (const Case& c :
+       {Case{",", 0, 1, 1}, Case{"- a\n, b\n", 1, 2, 1}, Case{"[a]\n,\n", 1, 2, 1},
+        Case{"&x ,", 1, 1, 4}, Case{"--- ,", 1, 1, 5},
+        Case{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n,\n", 2, 5, 1}}) {
+    auto start = std::chrono::steady_clock::now();
+    auto errs = bad({{"a.yaml", c.yaml}});
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+    ASSERT_FALSE(errs.empty()) << c.yaml;  // the documents before it may have errors too
+    EXPECT_EQ(errs.back().to_string(),
+              "a.yaml:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": document " +
+                  std::to_string(c.document) +
+                  ": the YAML parser cannot read past this point (a ',' outside [...] or {...}?); "
+                  "fix the syntax here")
+        << c.yaml;
+  }
+}
+
 TEST(Render, JsonSyntaxErrorNamesTheFileAndPositionButNotTheText) {
   auto errs =
       bad({{"s.json",
@@ -195,6 +220,29 @@ TEST(Render, JsonSyntaxErrorNamesTheFileAndPositionButNotTheText) {
   EXPECT_EQ(errs[0].message.find("json.exception"), std::string::npos) << errs[0].message;
   EXPECT_EQ(errs[0].to_string().rfind("s.json: parse error at line 3", 0), 0u)
       << errs[0].to_string();
+}
+
+// Found by tests/fuzz/manifest_fuzz.cc: nlohmann::json throws out_of_range,
+// not parse_error, for a number it cannot hold, and it escaped render.
+// Found by tests/fuzz/manifest_fuzz.cc: yaml-cpp 0.7 writes \N and \_ as the
+// bytes 0x85 and 0xA0, which made objects that could not be written as JSON.
+TEST(RenderScalars, NelAndNbspEscapesAreUtf8) {
+  json d = data_of("  n: \"a\\Nb\"\n  s: \"a\\_b\"\n  z: \"a\\0b\"\n  e: \"\\x85\"\n");
+  EXPECT_EQ(d["n"], "a\u0085b");
+  EXPECT_EQ(d["s"], "a\u00a0b");
+  EXPECT_EQ(d["z"], std::string("a\0b", 3));
+  EXPECT_EQ(d["e"], "\u0085");
+  EXPECT_NO_THROW((void)d.dump());
+}
+
+TEST(Render, JsonNumberTooLargeIsAnErrorNotAnException) {
+  std::vector<RenderError> errs;
+  EXPECT_NO_THROW(errs =
+                      bad({{"big.json", R"({"apiVersion":"v1","kind":"ConfigMap",)"
+                                        R"("metadata":{"name":"n"},"data":{"x":1e66666666}})"}}));
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].to_string(),
+            "big.json: a number is too large (beyond +-1.8e308, what JSON numbers can hold)");
 }
 
 TEST(Render, DocumentThatIsNotAMapping) {
@@ -298,6 +346,69 @@ TEST(Render, LimitsOnDocumentsAndBytes) {
   in.files.push_back({"huge.bin", std::string(1000, 'x')});
   in.max_bytes = yaml.size();
   EXPECT_TRUE(render(in).has_value()) << "only manifest files count";
+}
+
+// Issue #9, hostile input: a 50 MiB manifest is refused by its size, before
+// it is parsed, with a message that names the file and the limit.
+TEST(Render, OversizedFileIsRefusedBeforeParsing) {
+  std::string big = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n";
+  const std::string line = "  k: " + std::string(70, 'v') + "\n";  // repeated keys, were it parsed
+  while (big.size() < (50u << 20)) big += line;
+  auto start = std::chrono::steady_clock::now();
+  auto errs = bad({{"deploy/big.yaml", big},
+                   {"deploy/ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n"}});
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].to_string(),
+            "deploy/big.yaml: the file has " + std::to_string(big.size()) +
+                " bytes, more than the limit of 8388608 bytes for one manifest file; split it "
+                "into smaller files");
+  EXPECT_LT(elapsed, std::chrono::seconds(1)) << "refused by its size, not parsed";
+
+  // At the limit it is read.
+  std::string at_limit = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: \"";
+  at_limit += std::string(kMaxFileBytes - at_limit.size() - 3, 'x') + "\"}\n";
+  ASSERT_EQ(at_limit.size(), kMaxFileBytes);
+  EXPECT_EQ(ok({{"a.yaml", at_limit}}).size(), 1u);
+}
+
+// Objects are sent as JSON: a file that is not UTF-8 is refused with the
+// place of the first bad byte (yaml-cpp passes such bytes through).
+TEST(Render, FilesThatAreNotUtf8AreRefused) {
+  auto errs =
+      bad({{"bin.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bin}\ndata: {x: \"\xff\"}\n"}});
+  ASSERT_EQ(errs.size(), 1u);
+  EXPECT_EQ(errs[0].to_string(),
+            "bin.yaml:4: the file is not UTF-8 text (byte 65 is not part of a UTF-8 character); "
+            "save it as UTF-8");
+  // Truncated, overlong and surrogate forms are refused too; real UTF-8 is fine.
+  for (const char* bytes : {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    auto e = bad({{"a.yaml", std::string("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+                                         "data: {x: \"") +
+                                 bytes + "\"}\n"}});
+    ASSERT_EQ(e.size(), 1u) << bytes;
+    EXPECT_NE(e[0].message.find("not UTF-8 text"), std::string::npos) << e[0].message;
+  }
+  // NUL bytes: yaml-cpp would read the file as UTF-16 or UTF-32 (found by
+  // tests/fuzz/manifest_fuzz.cc: leading NULs made it decode garbage).
+  const std::string utf16 = std::string("a\0p\0i\0V\0", 8);
+  auto nul = bad({{"utf16.yaml", utf16}});
+  ASSERT_EQ(nul.size(), 1u);
+  EXPECT_EQ(nul[0].to_string(),
+            "utf16.yaml:1: the file is not UTF-8 text (byte 2 is a NUL); save it as UTF-8");
+  // yaml-cpp quotes one byte of the input in some messages: the message
+  // stays ASCII (it goes into a condition, which is JSON).
+  auto esc = bad({{"esc.yaml",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+                   "data: {x: \"\\\xc3\xa9\"}\n"}});
+  ASSERT_EQ(esc.size(), 1u);
+  EXPECT_EQ(esc[0].message, "unknown escape character: ?");
+  auto objs = ok({{"a.yaml",
+                   "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+                   "data: {x: \"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}\n"}});
+  ASSERT_EQ(objs.size(), 1u);
+  EXPECT_EQ(objs[0]["data"]["x"], "\u00e9\u4e2d\U0001F600");
 }
 
 // ---- namespaces and scope ----
@@ -827,6 +938,30 @@ TEST(RenderAliases, DeepNestingIsRefusedFast) {
   auto errs3 = bad({{"deep.json", std::string(200000, '[') + std::string(200000, ']')}});
   ASSERT_EQ(errs3.size(), 1u);
   EXPECT_EQ(errs3[0].to_string(), "deep.json: nesting deeper than 100 levels");
+}
+
+// Issue #9: 100,000 levels of flow mappings (and of mixed mappings and
+// sequences) are refused at the limit, without recursing through them.
+TEST(RenderAliases, DeepFlowMappingsAreRefusedFast) {
+  const std::string head = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n  x: ";
+  std::string maps, mixed;
+  for (int i = 0; i < 100000; ++i) maps += "{a: ";
+  maps += "1" + std::string(100000, '}');
+  for (int i = 0; i < 50000; ++i) mixed += "{a: [";
+  mixed += "1" + [] {
+    std::string close;
+    for (int i = 0; i < 50000; ++i) close += "]}";
+    return close;
+  }();
+  for (const std::string& body : {maps, mixed}) {
+    auto start = std::chrono::steady_clock::now();
+    auto errs = bad({{"a.yaml", head + body + "\n"}});
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_EQ(errs.size(), 1u);
+    EXPECT_EQ(errs[0].to_string(), "a.yaml:5:" + std::to_string(errs[0].column) +
+                                       ": document 0: nesting deeper than 100 levels");
+    EXPECT_LT(elapsed, std::chrono::seconds(1));
+  }
 }
 
 // ---- Server-side apply defaults ----

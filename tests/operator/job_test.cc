@@ -98,5 +98,28 @@ TEST(ParseResults, KeyValueLinesOnly) {
   EXPECT_TRUE(parse_results("").empty());
 }
 
+// A value is cut at 1024 bytes and a failure excerpt at 512, never inside a
+// UTF-8 character: the status is JSON, and half a character made it
+// unwritable (nlohmann::json::dump throws), so the run's status could not be
+// saved (tests/fuzz/termination_fuzz.cc).
+TEST(ParseResults, LongValuesAreCutAtACharacterBoundary) {
+  const std::string han = "\xe4\xb8\xad";  // U+4E2D, 3 bytes
+  std::string v;
+  while (v.size() < 1100) v += han;
+  auto r = parse_results("k=" + v + "\n");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r["k"].size(), 1023u) << "341 whole characters, not 1024 bytes";
+  EXPECT_EQ(r["k"], v.substr(0, 1023));
+  EXPECT_NO_THROW((void)kube::json(r).dump());
+
+  const std::string msg = "  \n" + std::string(511, 'x') + han + "tail";
+  const std::string e = failure_excerpt(msg);
+  EXPECT_EQ(e, std::string(511, 'x')) << "the character across byte 512 is left out whole";
+  EXPECT_NO_THROW((void)kube::json(e).dump());
+  EXPECT_EQ(failure_excerpt(" short \n"), "short");
+  EXPECT_EQ(utf8_prefix("\xc3\xa9\xc3\xa9", 3), "\xc3\xa9");
+  EXPECT_EQ(utf8_prefix("abc", 3), "abc");
+}
+
 }  // namespace
 }  // namespace cairn::pipeline

@@ -67,11 +67,21 @@ TEST(ParsePush, GitHubAndGitLabPayloads) {
   EXPECT_FALSE(parse_push(R"({"ref":"refs/heads/main"})")) << "no repository";
   EXPECT_FALSE(parse_push(R"({"ref":"refs/pull/1/head","repository":{"url":"x"}})"));
   EXPECT_FALSE(parse_push(R"([1,2,3])"));
+  // Fields of any type (tests/fuzz/push_fuzz.cc): a "ref" that is not a
+  // string threw out of json::value; "refs/heads/" alone names no branch.
+  EXPECT_FALSE(parse_push(R"({"ref":7,"repository":{"url":"x"}})"));
+  EXPECT_FALSE(parse_push(R"({"ref":["refs/heads/main"],"repository":{"url":"x"}})"));
+  EXPECT_FALSE(parse_push(R"({"ref":"refs/heads/","repository":{"url":"x"}})"));
+  EXPECT_FALSE(parse_push(R"({"ref":"refs/tags/","repository":{"url":"x"}})"));
+  EXPECT_FALSE(parse_push(R"({"ref":"refs/heads/main","repository":{"url":7}})"));
 }
 
 TEST(NormalizeUrl, EquivalentFormsMatch) {
   EXPECT_EQ(normalize_url("https://Git.Example.com/shop/app.git/"),
             "https://git.example.com/shop/app");
+  EXPECT_EQ(normalize_url("https://git.example.com/shop/app/.git"),
+            "https://git.example.com/shop/app")
+      << "no trailing / left (tests/fuzz/push_fuzz.cc)";
   EXPECT_EQ(normalize_url("https://user:pw@git.example.com/shop/app"),
             "https://git.example.com/shop/app");
   EXPECT_EQ(normalize_url("git@git.example.com:shop/app.git"), "ssh://git.example.com/shop/app");

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include "../git/testutil.h"
 #include "api/names.h"
 #include "manifest/render.h"
@@ -459,6 +462,50 @@ TEST_F(PolicyTest, SpecValidationNamesFields) {
   EXPECT_NE(d.verdict.message.find("spec.source"), std::string::npos) << d.verdict.message;
   EXPECT_NE(d.verdict.message.find("cairn.dev/rollback-to"), std::string::npos)
       << d.verdict.message;
+}
+
+// Issue #9, hostile input: a Pipeline of 10,000 steps (about 690 kB of JSON,
+// parsed from the AdmissionReview as the webhook receives it) is denied with
+// a message that names the field and the limit, before any per-step work.
+TEST_F(PolicyTest, TenThousandStepsAreDeniedNamingTheFieldAndTheLimit) {
+  json steps = json::array();
+  for (int i = 0; i < 10000; ++i) {
+    steps.push_back({{"name", "s" + std::to_string(i)},
+                     {"image", "busybox"},
+                     {"script", "true"},
+                     {"after", i ? json::array({"s" + std::to_string(i - 1)}) : json::array()}});
+  }
+  const json body = {
+      {"apiVersion", "admission.k8s.io/v1"},
+      {"kind", "AdmissionReview"},
+      {"request",
+       {{"uid", "u-10k"},
+        {"kind", {{"group", "cairn.dev"}, {"version", "v1alpha1"}, {"kind", "Pipeline"}}},
+        {"resource", {{"group", "cairn.dev"}, {"version", "v1alpha1"}, {"resource", "pipelines"}}},
+        {"namespace", "shop"},
+        {"name", "big"},
+        {"operation", "CREATE"},
+        {"userInfo", {{"username", "dev"}}},
+        {"object",
+         {{"apiVersion", "cairn.dev/v1alpha1"},
+          {"kind", "Pipeline"},
+          {"metadata", {{"name", "big"}, {"namespace", "shop"}}},
+          {"spec",
+           {{"source", {{"url", "https://git.example.com/a.git"}, {"branch", "main"}}},
+            {"steps", steps}}}}}}}};
+  const std::string text = body.dump();
+  ASSERT_GT(text.size(), 600'000u);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = parse_review(text);
+  ASSERT_TRUE(r) << r.error();
+  auto d = policy_->validate_spec(*r);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(d.verdict.allowed);
+  EXPECT_NE(d.verdict.message.find("spec.steps: 10000 steps: at most 100 are allowed"),
+            std::string::npos)
+      << d.verdict.message;
+  std::printf("10,000 steps (%zu bytes) denied in %.1f ms\n", text.size(),
+              std::chrono::duration<double, std::milli>(took).count());
 }
 
 TEST(ParseKinds, KindDotGroup) {
