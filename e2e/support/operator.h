@@ -32,7 +32,6 @@ class OperatorProcess {
   // GET /metrics from the operator (Prometheus text format).
   std::string metrics() const;
   int metrics_port() const { return metrics_port_; }
-  pid_t pid() const { return pid_; }
 
  private:
   std::string ns_;
