@@ -49,9 +49,16 @@ void Tracker::forget(const std::string& key) {
   backoff_.erase(key);
 }
 
-Failure Tracker::failed(const std::string& key, Failure f) {
+std::string Tracker::attempt(const std::string& ns, const api::SourceSpec& spec) {
+  return git::normalize_url(spec.url) + "|" + spec.branch + "|" + spec.tag + "|" + spec.commit +
+         "|" + identity(ns, spec);
+}
+
+Failure Tracker::failed(const std::string& key, const std::string& tried, Failure f) {
   std::lock_guard lock(mu_);
   Backoff& b = backoff_[key];
+  if (b.tried != tried) b.failures = 0;
+  b.tried = tried;
   int n = std::min(b.failures++, 8);
   f.retry_after = std::min<std::chrono::milliseconds>(std::chrono::seconds(1) * (1 << n),
                                                       std::chrono::minutes(5));
@@ -135,14 +142,15 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
                                                              const api::SourceSpec& spec,
                                                              git::Source& source, bool force) {
   Fetch out;
+  const std::string tried = attempt(ns, spec);
   {
     std::lock_guard lock(mu_);
     const auto now = now_();
     out.pushed = pushed_.erase(key) > 0;
     // Whatever woke the resource, a failing source is not tried again
-    // before its backoff is over (a push may).
-    if (auto b = backoff_.find(key);
-        b != backoff_.end() && !out.pushed && now < b->second.retry_at) {
+    // before its backoff is over (a push may, and so may a changed source).
+    if (auto b = backoff_.find(key); b != backoff_.end() && !out.pushed &&
+                                     b->second.tried == tried && now < b->second.retry_at) {
       Failure f = b->second.last;
       f.attempted = false;
       f.retry_after = std::chrono::ceil<std::chrono::milliseconds>(b->second.retry_at - now);
@@ -164,7 +172,7 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
     }
   }
   auto creds = credentials(ns, spec);
-  if (!creds) return std::unexpected(failed(key, creds.error()));
+  if (!creds) return std::unexpected(failed(key, tried, creds.error()));
   const auto started = now_();
   auto r =
       source.fetch({.creds = *creds, .timeout = fetch_timeout_, .stall_timeout = stall_timeout_});
@@ -183,7 +191,7 @@ std::expected<Tracker::Fetch, Failure> Tracker::fetch_if_due(const std::string& 
                               ? "fetching " + source.url() + ": " + e.message
                               : e.message;
     if (std::string fix = fix_for(e); !fix.empty()) message += "; " + fix;
-    return std::unexpected(failed(key, Failure{reason, message, {}}));
+    return std::unexpected(failed(key, tried, Failure{reason, message, {}}));
   }
   std::lock_guard lock(mu_);
   fetched_at_[key] = now_();

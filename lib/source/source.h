@@ -81,7 +81,11 @@ class Tracker {
   std::expected<git::Credentials, Failure> credentials(const std::string& ns,
                                                        const api::SourceSpec& spec);
   // Records a failure of `key` and returns it with its backoff.
-  Failure failed(const std::string& key, Failure f);
+  // `tried` says what was fetched (see attempt()).
+  Failure failed(const std::string& key, const std::string& tried, Failure f);
+  // The repository, ref and credentials a fetch used: a backoff holds only
+  // while they stay the same (a fixed spec is tried at once).
+  static std::string attempt(const std::string& ns, const api::SourceSpec& spec);
 
   kube::Client& client_;
   std::chrono::seconds fetch_timeout_, stall_timeout_;
@@ -93,6 +97,7 @@ class Tracker {
     int failures = 0;
     Clock::time_point retry_at;
     Failure last;
+    std::string tried;  // attempt() of the failed fetch
   };
   std::map<std::string, Backoff> backoff_;  // guarded by mu_
   // Last successful fetch per repository, and whose credentials it used.

@@ -161,6 +161,43 @@ TEST(Tracker, ReconcilesWithinTheBackoffDoNotFetchAgain) {
   EXPECT_EQ(src.fetches, 5);
 }
 
+TEST(Tracker, AChangedSourceIsTriedAtOnceDespiteTheBackoff) {
+  // Someone fixes a wrong URL or branch after a few failures: the fix is
+  // tried at its next reconcile, not minutes later, and starts a backoff of
+  // its own.
+  auto client = offline_client();
+  FakeClock clock;
+  Tracker t(*client, std::chrono::seconds(5), std::chrono::seconds(5), clock.fn());
+  FakeSource src;
+  src.fail = true;
+  api::SourceSpec spec;
+  spec.url = "https://git.example.com/wrong.git";
+  spec.branch = "main";
+  for (int i = 0; i < 5; ++i) {
+    auto r = t.fetch_if_due("ns/a", "ns", spec, src);
+    ASSERT_FALSE(r);
+    clock.t += r.error().retry_after;
+  }
+  auto held = t.fetch_if_due("ns/a", "ns", spec, src, true);
+  ASSERT_FALSE(held);
+  ASSERT_TRUE(held.error().attempted);
+  EXPECT_EQ(held.error().retry_after, std::chrono::seconds(32));
+  EXPECT_FALSE(t.fetch_if_due("ns/a", "ns", spec, src, true).error().attempted)
+      << "same source, within the backoff: not tried";
+  const int before = src.fetches;
+  spec.branch = "release";
+  auto changed = t.fetch_if_due("ns/a", "ns", spec, src, true);
+  EXPECT_EQ(src.fetches, before + 1) << "a changed ref is fetched at once";
+  EXPECT_EQ(changed.error().retry_after, std::chrono::seconds(1)) << "with a backoff of its own";
+  spec.url = "https://git.example.com/app.git";
+  EXPECT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src, true).error().attempted)
+      << "so is a changed URL";
+  src.fail = false;
+  EXPECT_FALSE(t.fetch_if_due("ns/a", "ns", spec, src, true)) << "its own backoff holds";
+  clock.t += std::chrono::seconds(1);
+  EXPECT_TRUE(t.fetch_if_due("ns/a", "ns", spec, src, true));
+}
+
 TEST(Tracker, TimeoutsAndUnreachableServersSayWhatToDo) {
   auto client = offline_client();
   FakeClock clock;
