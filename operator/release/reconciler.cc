@@ -285,11 +285,15 @@ Reconciler::Health Reconciler::health(Context& c) {
   Health h;
   for (const auto& e : c.status.inventory) {
     auto r = client_.resource_for(e.api_version, e.kind);
-    if (!r) continue;
-    auto live = client_.get(*r, e.namespace_, e.name);
+    if (!r && r.error().code == kube::Code::kNotFound) continue;  // a kind no longer served
+    auto live = r ? client_.get(*r, e.namespace_, e.name) : std::unexpected(r.error());
     if (!live) {
+      // Missing, or not known to be healthy: an apiserver that cannot be
+      // reached proves nothing either way.
       h.healthy = false;
-      h.message = e.kind + " " + e.name + " is missing";
+      h.message = live.error().code == kube::Code::kNotFound
+                      ? e.kind + " " + e.name + " is missing"
+                      : "cannot check " + e.kind + " " + e.name + ": " + live.error().to_string();
       continue;
     }
     std::vector<json> pods;
