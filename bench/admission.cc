@@ -25,18 +25,12 @@
 // only when it cannot run. BENCH_ADM_SECONDS (per load point), BENCH_ADM_MISSES,
 // BENCH_ADM_OBJECTS and BENCH_ADM_THREADS override the defaults for a quick
 // look; BENCH_KEEP=1 keeps the scratch directory (webhook.log).
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -46,25 +40,19 @@
 #include <map>
 #include <sstream>
 
-#include "common.h"
 #include "git/git.h"
 #include "kube/util.h"
 #include "manifest/render.h"
+#include "webhook_common.h"
 
 using namespace cairn;
-using bench::env_file;
-using bench::sh;
-using bench::sh_out;
+using namespace cairn::bench;
 using Clock = std::chrono::steady_clock;
 using kube::json;
 using namespace std::chrono_literals;
 
 namespace {
 
-double env_num(const char* name, double dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atof(v) : dflt;
-}
 const int kSeconds = static_cast<int>(env_num("BENCH_ADM_SECONDS", 8));
 const int kMisses = static_cast<int>(env_num("BENCH_ADM_MISSES", 30));
 const int kObjects = static_cast<int>(env_num("BENCH_ADM_OBJECTS", 1000));
@@ -72,199 +60,18 @@ const int kThreads = static_cast<int>(env_num("BENCH_ADM_THREADS", 4));
 constexpr int kOpenLoopConnections = 16;
 const std::string kOperator = "system:serviceaccount:cairn-system:cairn-operator";
 
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-bool write_file(const std::string& path, const std::string& content) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  return static_cast<bool>(out);
-}
-
-// A port nobody listens on now (the kernel's pick; a race is unlikely on loopback).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
-std::string exe_dir() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-}
-
 std::string short_sha(const std::string& s) { return s.substr(0, 8); }
-
-// ---------------------------------------------------------------- processes
-
-struct Child {
-  pid_t pid = -1;
-  std::string name;
-  std::string ended;  // how it ended, once it has
-  bool alive() {
-    if (pid <= 0) return false;
-    int st = 0;
-    if (::waitpid(pid, &st, WNOHANG) == 0) return true;
-    ended = WIFSIGNALED(st) ? "killed by signal " + std::to_string(WTERMSIG(st)) + " (" +
-                                  strsignal(WTERMSIG(st)) + ")"
-                            : "exited with status " + std::to_string(WEXITSTATUS(st));
-    pid = -1;
-    return false;
-  }
-  // CPU time used so far (user + system, all threads), in ms.
-  double cpu_ms() const {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto close = s.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::istringstream f(s.substr(close + 2));
-    std::string skip;
-    for (int i = 3; i < 14; ++i) f >> skip;  // fields 3..13
-    double utime = 0, stime = 0;
-    f >> utime >> stime;
-    return 1000.0 * (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  void stop() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGTERM);
-    for (int i = 0; i < 50; ++i) {
-      if (::waitpid(pid, nullptr, WNOHANG) != 0) {
-        pid = -1;
-        return;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-};
-
-Child spawn(const std::string& name, const std::vector<std::string>& args, const std::string& log) {
-  Child c;
-  c.name = name;
-  c.pid = ::fork();
-  if (c.pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return c;
-}
-
-// ---------------------------------------------------------------- TLS client
-
-std::string ssl_error() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return std::strerror(errno);
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-// 1: `in` starts with a whole response (its length in *len); 0: not yet;
-// -1: not an HTTP response our servers send (they always set Content-Length).
-int parse_reply(const std::string& in, size_t* len, Reply* out) {
-  size_t end = in.find("\r\n\r\n");
-  if (end == std::string::npos) return in.size() > 65536 ? -1 : 0;
-  if (in.compare(0, 5, "HTTP/") != 0 || end < 12) return -1;
-  std::string head = in.substr(0, end);
-  for (char& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  size_t cl = head.find("\r\ncontent-length:");
-  if (cl == std::string::npos) return -1;
-  size_t n = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
-  if (in.size() < end + 4 + n) return 0;
-  *len = end + 4 + n;
-  if (out) {
-    out->status = std::atoi(in.c_str() + 9);
-    out->body = in.substr(end + 4, n);
-  }
-  return 1;
-}
 
 bool allowed(const Reply& r) {
   return r.status == 200 && r.body.find("\"allowed\":true") != std::string::npos;
 }
 
-struct Conn {
-  int fd = -1;
-  SSL* ssl = nullptr;
-  std::string in;
-  // Open loop: a request is out (busy), maybe not fully written yet.
+// A connection of the open loop: a request is out (busy), maybe not fully
+// written yet.
+struct LoopConn : Conn {
   bool busy = false, writing = false;
   Clock::time_point scheduled;
-  void close() {
-    if (ssl) SSL_free(ssl);
-    if (fd >= 0) ::close(fd);
-    ssl = nullptr;
-    fd = -1;
-    in.clear();
-    busy = writing = false;
-  }
 };
-
-// Connects and completes the TLS handshake (blocking); the server must
-// present a certificate for IP 127.0.0.1 signed by the context's CA.
-std::string dial(SSL_CTX* ctx, int port, Conn& c) {
-  c.close();
-  c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    std::string e = std::string("connect: ") + std::strerror(errno);
-    c.close();
-    return e;
-  }
-  int one = 1;
-  ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  c.ssl = SSL_new(ctx);
-  SSL_set_fd(c.ssl, c.fd);
-  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c.ssl), "127.0.0.1");
-  if (SSL_connect(c.ssl) != 1) {
-    std::string e = "TLS handshake: " + ssl_error();
-    c.close();
-    return e;
-  }
-  return {};
-}
-
-std::expected<Reply, std::string> roundtrip(Conn& c, const std::string& req) {
-  if (SSL_write(c.ssl, req.data(), static_cast<int>(req.size())) <= 0)
-    return std::unexpected("write: " + ssl_error());
-  char buf[16384];
-  for (;;) {
-    size_t len = 0;
-    Reply r;
-    int p = parse_reply(c.in, &len, &r);
-    if (p == 1) {
-      c.in.erase(0, len);
-      return r;
-    }
-    if (p < 0) return std::unexpected("not an HTTP response");
-    int n = SSL_read(c.ssl, buf, sizeof buf);
-    if (n <= 0) return std::unexpected("read: connection closed (" + ssl_error() + ")");
-    c.in.append(buf, static_cast<size_t>(n));
-  }
-}
 
 // One request on a fresh connection, as a first request pays it:
 // connect + handshake + request + answer; *took is all of it.
@@ -278,12 +85,6 @@ std::expected<Reply, std::string> post_once(SSL_CTX* ctx, int port, const std::s
   SSL_shutdown(c.ssl);
   c.close();
   return r;
-}
-
-std::string http_post(int port, const std::string& path, const std::string& body) {
-  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-         "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 // ---------------------------------------------------------------- open loop
@@ -303,7 +104,7 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
                    int nconn) {
   OpenLoop res;
   res.offered = rate;
-  std::vector<Conn> conns(static_cast<size_t>(nconn));
+  std::vector<LoopConn> conns(static_cast<size_t>(nconn));
   for (auto& c : conns) {
     if (auto e = dial(ctx, port, c); !e.empty()) {
       res.error = e;
@@ -344,6 +145,7 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
   auto redial = [&](size_t i) {
     ::epoll_ctl(ep, EPOLL_CTL_DEL, conns[i].fd, nullptr);
     std::erase(idle, i);
+    conns[i].busy = conns[i].writing = false;
     if (auto e = dial(ctx, port, conns[i]); e.empty()) {
       arm(i);
       idle.push_back(i);
@@ -360,7 +162,7 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
   };
   // false: the connection failed.
   auto try_write = [&](size_t i) {
-    Conn& c = conns[i];
+    LoopConn& c = conns[i];
     int w = SSL_write(c.ssl, req.data(), static_cast<int>(req.size()));
     if (w > 0) {
       c.writing = false;
@@ -372,7 +174,7 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
   };
   // 1: an answer is in `r`; 0: not yet; -1: the connection failed.
   auto try_read = [&](size_t i, Reply& r) {
-    Conn& c = conns[i];
+    LoopConn& c = conns[i];
     for (;;) {
       size_t len = 0;
       int p = parse_reply(c.in, &len, &r);
@@ -399,7 +201,7 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
     while (!pending.empty() && !idle.empty()) {
       size_t i = idle.back();
       idle.pop_back();
-      Conn& c = conns[i];
+      LoopConn& c = conns[i];
       c.busy = true;
       c.scheduled = due(pending.front());
       pending.pop_front();
@@ -423,7 +225,7 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
         continue;
       }
       size_t i = evs[j].data.u32;
-      Conn& c = conns[i];
+      LoopConn& c = conns[i];
       Reply r;
       if (!c.busy) {  // a session ticket, or the server closed an idle connection
         if (try_read(i, r) < 0) redial(i);
@@ -610,37 +412,20 @@ std::string bulk_configmaps(int n) {
   return y;
 }
 
-// In the order the apiserver writes it (Go emits struct fields in order).
+// The operator's server-side apply of the Deployment.
 nlohmann::ordered_json review(const json& object, const json& old_object, const std::string& ns,
                               int uid) {
   char id[40];
   std::snprintf(id, sizeof id, "6e2a3f50-0000-4000-8000-%012d", uid);
-  return {
-      {"apiVersion", "admission.k8s.io/v1"},
-      {"kind", "AdmissionReview"},
-      {"request",
-       {{"uid", id},
-        {"kind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
-        {"resource", {{"group", "apps"}, {"version", "v1"}, {"resource", "deployments"}}},
-        {"requestKind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
-        {"requestResource", {{"group", "apps"}, {"version", "v1"}, {"resource", "deployments"}}},
-        {"name", "web"},
-        {"namespace", ns},
-        {"operation", "UPDATE"},
-        {"userInfo",
-         {{"username", kOperator},
-          {"uid", "0b5c1e8a-1d2f-4c57-9a0e-3f4b5c6d7e8f"},
-          {"groups", nlohmann::ordered_json::array({"system:serviceaccounts",
-                                                    "system:serviceaccounts:cairn-system",
-                                                    "system:authenticated"})}}},
-        {"object", object},
-        {"oldObject", old_object},
-        {"dryRun", false},
-        {"options",
-         {{"apiVersion", "meta.k8s.io/v1"},
-          {"kind", "PatchOptions"},
-          {"fieldManager", "cairn"},
-          {"force", true}}}}}};
+  auto r = deployment_update_review(object, old_object, ns, id,
+                                    {{"username", kOperator},
+                                     {"uid", "0b5c1e8a-1d2f-4c57-9a0e-3f4b5c6d7e8f"},
+                                     {"groups", operator_groups()}});
+  r["request"]["options"] = {{"apiVersion", "meta.k8s.io/v1"},
+                             {"kind", "PatchOptions"},
+                             {"fieldManager", "cairn"},
+                             {"force", true}};
+  return r;
 }
 
 std::string pct(double a, double b) {
@@ -690,8 +475,7 @@ int run() {
   const std::string genv = std::string(git_state) + "/git.env";
   const std::string repos = env_file(genv, "CAIRN_GIT_REPOS");
   const std::string daemon = env_file(genv, "CAIRN_GIT_DAEMON_URL");
-  const char* wb = std::getenv("CAIRN_WEBHOOK");
-  const std::string webhook_bin = wb ? wb : exe_dir() + "/../webhook/cairn-webhook";
+  const std::string webhook_bin = webhook_binary();
   const std::string floor_bin = exe_dir() + "/admission_floor";
   const std::string kubectl = std::string(state) + "/bin/kubectl";
   for (const auto& f : {webhook_bin, floor_bin, kubectl}) {
@@ -724,16 +508,7 @@ int run() {
   std::filesystem::create_directories(tmp);
 
   // Serving certificate: a CA and a cert for IP 127.0.0.1 (ECDSA P-256).
-  write_file(tmp + "/san.ext",
-             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-             "keyUsage=critical,digitalSignature\n");
-  if (sh("cd " + tmp +
-         " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-         "-subj /CN=bench-ca -keyout ca.key -out ca.crt 2>/dev/null"
-         " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 "
-         "-keyout tls.key -out tls.csr 2>/dev/null"
-         " && openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
-         "-extfile san.ext -out tls.crt 2>/dev/null") != 0) {
+  if (!make_serving_cert(tmp)) {
     std::cerr << "admission: openssl could not make the serving certificate\n";
     return 1;
   }
@@ -747,10 +522,7 @@ int run() {
                                               {"bulk/configmaps.yaml", bulk_configmaps(kObjects)},
                                               {"notes/n.txt", "0\n"}};
   for (const auto& [p, content] : files) write_file(work + "/" + p, content);
-  const std::string git_id = "git -c user.name=bench -c user.email=bench@example.com";
-  if (sh("git init -q --bare -b main " + bare + " && touch " + bare +
-         "/git-daemon-export-ok && cd " + work + " && git init -q -b main && git add -A && " +
-         git_id + " commit -qm c0 && git push -q " + bare + " HEAD:main") != 0) {
+  if (!create_repo(bare, work)) {
     std::cerr << "admission: cannot create repository " << bare << "\n";
     return 1;
   }
@@ -825,13 +597,7 @@ int run() {
 
   // The webhook and the floor.
   const int port = free_port(), probe = free_port(), floor_port = free_port();
-  webhook = spawn("cairn-webhook",
-                  {webhook_bin, "--kubeconfig", std::getenv("KUBECONFIG"), "--addr",
-                   "127.0.0.1:" + std::to_string(port), "--tls-cert", tmp + "/tls.crt", "--tls-key",
-                   tmp + "/tls.key", "--probe-addr", "127.0.0.1:" + std::to_string(probe),
-                   "--namespace", "cairn-system", "--git-cache-dir", tmp + "/cache", "--threads",
-                   std::to_string(kThreads), "--log-format", "text"},
-                  tmp + "/webhook.log");
+  webhook = spawn_webhook(webhook_bin, port, probe, tmp, kThreads);
   floor = spawn(
       "admission_floor",
       {floor_bin, "--addr", "127.0.0.1:" + std::to_string(floor_port), "--tls-cert",
@@ -852,32 +618,15 @@ int run() {
     std::fflush(stdout);
     return ok;
   };
-  const std::string ready_cmd =
-      "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(probe) +
-      "/readyz";
-  auto ready_by = Clock::now() + 60s;
-  while (sh_out(ready_cmd) != "200") {
-    if (!webhook.alive() || Clock::now() > ready_by) {
-      std::cerr << "admission: cairn-webhook did not become ready; its log:\n"
-                << sh_out("tail -20 " + tmp + "/webhook.log") << "\n";
-      return 1;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  if (!wait_webhook_ready("admission", webhook, probe, tmp)) return 1;
 
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (SSL_CTX_load_verify_locations(ctx, (tmp + "/tls.crt").c_str(), nullptr) != 1 ||
-      SSL_CTX_load_verify_locations(ctx, (tmp + "/ca.crt").c_str(), nullptr) != 1) {
+  const SslCtx ctx_owner = tls_client_ctx({tmp + "/tls.crt", tmp + "/ca.crt"});
+  if (!ctx_owner) {
     std::cerr << "admission: cannot load the CA\n";
     return 1;
   }
-  struct CtxFree {
-    SSL_CTX* c;
-    ~CtxFree() { SSL_CTX_free(c); }
-  } ctx_free{ctx};
+  SSL_CTX* ctx = ctx_owner.get();
+  SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
   // The hit: the live Deployment, stamped at c0, updated by the operator.
   const std::string hit_body = review(*live, *live, ns, 1).dump();
@@ -1040,7 +789,7 @@ int run() {
   auto last_miss = Clock::now() - 10s;
   auto commit = [&](int i) {
     write_file(work + "/notes/n.txt", std::to_string(i) + "\n");
-    std::string sha = sh_out("cd " + work + " && " + git_id + " commit -qam c" + std::to_string(i) +
+    std::string sha = sh_out("cd " + work + " && " + kGitId + " commit -qam c" + std::to_string(i) +
                              " && git push -q " + bare + " HEAD:main && git rev-parse HEAD");
     return sha.size() < 40 ? std::string() : sha.substr(sha.size() - 40);
   };

@@ -26,15 +26,8 @@
 // `BENCH=webhook_soak bench/run.sh`. SOAK_MINUTES (default 30; fractions
 // allowed, e.g. 0.5), SOAK_RATE (reviews/s, default 500), SOAK_CONNS
 // (default 8), SOAK_THREADS (the webhook's --threads, default 4).
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -44,198 +37,23 @@
 #include <map>
 #include <mutex>
 
-#include "common.h"
 #include "kube/util.h"
 #include "manifest/render.h"
+#include "webhook_common.h"
 
 using namespace cairn;
-using bench::env_file;
-using bench::sh;
-using bench::sh_out;
+using namespace cairn::bench;
 using Clock = std::chrono::steady_clock;
 using kube::json;
 using namespace std::chrono_literals;
 
 namespace {
 
-double env_num(const char* name, double dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atof(v) : dflt;
-}
 const double kMinutes = env_num("SOAK_MINUTES", 30);
 const double kRate = env_num("SOAK_RATE", 500);
 const int kConns = std::max(1, static_cast<int>(env_num("SOAK_CONNS", 8)));
 const int kThreads = std::max(1, static_cast<int>(env_num("SOAK_THREADS", 4)));
 const std::string kOperator = "system:serviceaccount:cairn-system:cairn-operator";
-
-double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-bool write_file(const std::string& path, const std::string& content) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  return static_cast<bool>(out);
-}
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
-std::string exe_dir() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
-}
-
-// VmRSS of a process in KiB; -1 if it is gone.
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
-
-struct Child {
-  pid_t pid = -1;
-  bool alive() { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
-  void stop() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGTERM);
-    for (int i = 0; i < 50; ++i) {
-      if (::waitpid(pid, nullptr, WNOHANG) != 0) {
-        pid = -1;
-        return;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-};
-
-Child spawn(const std::vector<std::string>& args, const std::string& log) {
-  Child c;
-  c.pid = ::fork();
-  if (c.pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return c;
-}
-
-// ---------------------------------------------------------------- TLS client
-
-std::string ssl_error() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return std::strerror(errno);
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-struct Conn {
-  int fd = -1;
-  SSL* ssl = nullptr;
-  std::string in;
-  void close() {
-    if (ssl) SSL_free(ssl);
-    if (fd >= 0) ::close(fd);
-    ssl = nullptr;
-    fd = -1;
-    in.clear();
-  }
-  ~Conn() { close(); }
-};
-
-std::string dial(SSL_CTX* ctx, int port, Conn& c) {
-  c.close();
-  c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    std::string e = std::string("connect: ") + std::strerror(errno);
-    c.close();
-    return e;
-  }
-  int one = 1;
-  ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  timeval tv{10, 0};  // the apiserver's own bound is timeoutSeconds, at most 30 s
-  ::setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  c.ssl = SSL_new(ctx);
-  SSL_set_fd(c.ssl, c.fd);
-  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c.ssl), "127.0.0.1");
-  if (SSL_connect(c.ssl) != 1) {
-    std::string e = "TLS handshake: " + ssl_error();
-    c.close();
-    return e;
-  }
-  return {};
-}
-
-// 1: `in` starts with a whole response; 0: not yet; -1: not HTTP.
-int parse_reply(const std::string& in, size_t* len, Reply* out) {
-  size_t end = in.find("\r\n\r\n");
-  if (end == std::string::npos) return in.size() > 65536 ? -1 : 0;
-  if (in.compare(0, 5, "HTTP/") != 0 || end < 12) return -1;
-  std::string head = in.substr(0, end);
-  for (char& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  size_t cl = head.find("\r\ncontent-length:");
-  if (cl == std::string::npos) return -1;
-  size_t n = std::strtoul(head.c_str() + cl + 17, nullptr, 10);
-  if (in.size() < end + 4 + n) return 0;
-  *len = end + 4 + n;
-  out->status = std::atoi(in.c_str() + 9);
-  out->body = in.substr(end + 4, n);
-  return 1;
-}
-
-std::expected<Reply, std::string> roundtrip(Conn& c, const std::string& req) {
-  if (SSL_write(c.ssl, req.data(), static_cast<int>(req.size())) <= 0)
-    return std::unexpected("write: " + ssl_error());
-  char buf[16384];
-  for (;;) {
-    size_t len = 0;
-    Reply r;
-    int p = parse_reply(c.in, &len, &r);
-    if (p == 1) {
-      c.in.erase(0, len);
-      return r;
-    }
-    if (p < 0) return std::unexpected("not an HTTP response");
-    int n = SSL_read(c.ssl, buf, sizeof buf);
-    if (n <= 0) return std::unexpected("read: connection closed (" + ssl_error() + ")");
-    c.in.append(buf, static_cast<size_t>(n));
-  }
-}
-
-std::string http_post(int port, const std::string& body) {
-  return "POST /validate HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-         "\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
-}
 
 // "allowed" / "denied" / "" (not an AdmissionReview answer).
 std::string verdict(const Reply& r) {
@@ -272,28 +90,11 @@ spec:
 
 nlohmann::ordered_json review(const json& object, const json& old_object, const std::string& ns,
                               const std::string& user, bool operator_user) {
-  return {
-      {"apiVersion", "admission.k8s.io/v1"},
-      {"kind", "AdmissionReview"},
-      {"request",
-       {{"uid", "6e2a3f50-0000-4000-8000-000000000001"},
-        {"kind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
-        {"resource", {{"group", "apps"}, {"version", "v1"}, {"resource", "deployments"}}},
-        {"requestKind", {{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}}},
-        {"requestResource", {{"group", "apps"}, {"version", "v1"}, {"resource", "deployments"}}},
-        {"name", "web"},
-        {"namespace", ns},
-        {"operation", "UPDATE"},
-        {"userInfo",
-         {{"username", user},
-          {"groups", operator_user
-                         ? nlohmann::ordered_json::array({"system:serviceaccounts",
-                                                          "system:serviceaccounts:cairn-system",
-                                                          "system:authenticated"})
-                         : nlohmann::ordered_json::array({"system:authenticated"})}}},
-        {"object", object},
-        {"oldObject", old_object},
-        {"dryRun", false}}}};
+  return deployment_update_review(
+      object, old_object, ns, "6e2a3f50-0000-4000-8000-000000000001",
+      {{"username", user},
+       {"groups", operator_user ? operator_groups()
+                                : nlohmann::ordered_json::array({"system:authenticated"})}});
 }
 
 // ---------------------------------------------------------------- figures
@@ -362,8 +163,7 @@ int run() {
   const std::string genv = std::string(git_state) + "/git.env";
   const std::string repos = env_file(genv, "CAIRN_GIT_REPOS");
   const std::string daemon = env_file(genv, "CAIRN_GIT_DAEMON_URL");
-  const char* wb = std::getenv("CAIRN_WEBHOOK");
-  const std::string webhook_bin = wb ? wb : exe_dir() + "/../webhook/cairn-webhook";
+  const std::string webhook_bin = webhook_binary();
   if (::access(webhook_bin.c_str(), X_OK) != 0) {
     std::cerr << "webhook_soak: " << webhook_bin << " is missing (build cairn-webhook)\n";
     return 1;
@@ -387,26 +187,14 @@ int run() {
   cleanup.keep = std::getenv("BENCH_KEEP") != nullptr;
   std::filesystem::create_directories(tmp);
 
-  write_file(tmp + "/san.ext",
-             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
-             "keyUsage=critical,digitalSignature\n");
-  if (sh("cd " + tmp +
-         " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
-         "-subj /CN=bench-ca -keyout ca.key -out ca.crt 2>/dev/null"
-         " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 "
-         "-keyout tls.key -out tls.csr 2>/dev/null"
-         " && openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 "
-         "-extfile san.ext -out tls.crt 2>/dev/null") != 0) {
+  if (!make_serving_cert(tmp)) {
     std::cerr << "webhook_soak: openssl could not make the serving certificate\n";
     return 1;
   }
 
   const std::string work = tmp + "/work";
   write_file(work + "/app/deploy.yaml", kDeployment);
-  const std::string git_id = "git -c user.name=bench -c user.email=bench@example.com";
-  if (sh("git init -q --bare -b main " + bare + " && touch " + bare +
-         "/git-daemon-export-ok && cd " + work + " && git init -q -b main && git add -A && " +
-         git_id + " commit -qm c0 && git push -q " + bare + " HEAD:main") != 0) {
+  if (!create_repo(bare, work)) {
     std::cerr << "webhook_soak: cannot create repository " << bare << "\n";
     return 1;
   }
@@ -447,42 +235,24 @@ int run() {
   }
 
   const int port = free_port(), probe = free_port();
-  webhook = spawn({webhook_bin, "--kubeconfig", std::getenv("KUBECONFIG"), "--addr",
-                   "127.0.0.1:" + std::to_string(port), "--tls-cert", tmp + "/tls.crt", "--tls-key",
-                   tmp + "/tls.key", "--probe-addr", "127.0.0.1:" + std::to_string(probe),
-                   "--namespace", "cairn-system", "--git-cache-dir", tmp + "/cache", "--threads",
-                   std::to_string(kThreads), "--log-format", "text"},
-                  tmp + "/webhook.log");
+  webhook = spawn_webhook(webhook_bin, port, probe, tmp, kThreads);
   cleanup.webhook = &webhook;
-  const std::string ready_cmd =
-      "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" + std::to_string(probe) +
-      "/readyz";
-  for (auto until = Clock::now() + 60s; sh_out(ready_cmd) != "200";) {
-    if (!webhook.alive() || Clock::now() > until) {
-      std::cerr << "webhook_soak: cairn-webhook did not become ready; its log:\n"
-                << sh_out("tail -20 " + tmp + "/webhook.log") << "\n";
-      return 1;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  if (!wait_webhook_ready("webhook_soak", webhook, probe, tmp)) return 1;
 
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  if (SSL_CTX_load_verify_locations(ctx, (tmp + "/ca.crt").c_str(), nullptr) != 1) {
+  const SslCtx ctx_owner = tls_client_ctx({tmp + "/ca.crt"});
+  if (!ctx_owner) {
     std::cerr << "webhook_soak: cannot load the CA\n";
     return 1;
   }
-  struct CtxFree {
-    SSL_CTX* c;
-    ~CtxFree() { SSL_CTX_free(c); }
-  } ctx_free{ctx};
+  SSL_CTX* ctx = ctx_owner.get();
 
   json tampered = *live;
   tampered["spec"]["template"]["spec"]["containers"][0]["image"] =
       "registry.example.com/shop/web:x";
-  const std::string allow_req = http_post(port, review(*live, *live, ns, kOperator, true).dump());
-  const std::string deny_req = http_post(port, review(tampered, *live, ns, "alice", false).dump());
+  const std::string allow_req =
+      http_post(port, "/validate", review(*live, *live, ns, kOperator, true).dump());
+  const std::string deny_req =
+      http_post(port, "/validate", review(tampered, *live, ns, "alice", false).dump());
 
   // Both cases must get their answer before the load starts (the first one
   // fetches the repository).
@@ -490,7 +260,7 @@ int run() {
     Conn conn;
     std::string got_allow, got_deny, problem;
     for (auto until = Clock::now() + 30s; Clock::now() < until;) {
-      if (conn.fd < 0) problem = dial(ctx, port, conn);
+      if (conn.fd < 0) problem = dial(ctx, port, conn, 10);
       if (conn.fd >= 0) {
         auto a = roundtrip(conn, allow_req);
         auto d = a ? roundtrip(conn, deny_req) : a;
@@ -548,7 +318,7 @@ int run() {
         const bool deny = k % 5 == 4;
         if (conn.fd < 0) {
           redials++;
-          if (auto e = dial(ctx, port, conn); !e.empty()) {
+          if (auto e = dial(ctx, port, conn, 10); !e.empty()) {
             conn_errors++;
             minutes.error(minute, e);
             continue;

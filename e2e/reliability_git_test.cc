@@ -88,12 +88,6 @@ std::pair<std::string, std::string> deployed(const std::string& ns, const std::s
           (*d)["spec"]["template"]["spec"]["containers"][0].value("image", "")};
 }
 
-json condition(const json& o, const std::string& type) {
-  for (const auto& c : o.value("status", json::object()).value("conditions", json::array()))
-    if (c.value("type", "") == type) return c;
-  return json::object();
-}
-
 // The object once its Ready condition is False with `reason`.
 kube::Result<json> wait_not_ready(const kube::ApiResource& r, const std::string& ns,
                                   const std::string& name, const std::string& reason,
@@ -147,15 +141,6 @@ double fetches(const OperatorProcess& op, const std::string& url, const std::str
 double fetch_seconds(const OperatorProcess& op, const std::string& url) {
   return metric(op.metrics(), "cairn_git_fetch_duration_seconds_sum",
                 {"repository=\"" + url + "\""});
-}
-
-// VmHWM (peak resident set) of a process, in KiB.
-long peak_rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 double secs_since(Clock::time_point t) {

@@ -42,26 +42,11 @@ namespace fs = std::filesystem;
 // prevents) would take several times its size.
 constexpr long kMaxOperatorRssKiB = 200 * 1024;
 
-// VmHWM (peak resident set, KiB) of a process, from /proc/<pid>/status.
-long peak_rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 std::string stamp(const json& o, const std::string& key) {
   return o["metadata"].value("annotations", json::object()).value(key, "");
 }
 
-std::string ready_message(const json& o) {
-  for (const auto& c : o.value("status", json::object()).value("conditions", json::array())) {
-    if (c.value("type", "") == "Ready") return c.value("message", "");
-  }
-  return {};
-}
+std::string ready_message(const json& o) { return condition(o, "Ready").value("message", ""); }
 
 // A ConfigMap manifest of about `bytes` bytes, in lines that differ (so that
 // git's compression does not make it trivially small).

@@ -37,9 +37,6 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace res = kube::res;
 
-const kube::ApiResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
-                                             "clusterrolebindings", "ClusterRoleBinding", false};
-
 // ------------------------------------------------------------ TLS versions
 
 struct Handshake {
@@ -239,11 +236,11 @@ spec:
 )";
 }
 
-std::string condition(const json& o, const std::string& type) {
-  for (const auto& c : o.value("status", json::object()).value("conditions", json::array()))
-    if (c.value("type", "") == type)
-      return c.value("status", "") + " " + c.value("reason", "") + ": " + c.value("message", "");
-  return "";
+// Condition `type` as "status reason: message"; "" when there is none.
+std::string condition_text(const json& o, const std::string& type) {
+  json c = condition(o, type);
+  if (c.empty()) return "";
+  return c.value("status", "") + " " + c.value("reason", "") + ": " + c.value("message", "");
 }
 
 TEST(Security, PlantedSecretsAppearInNoLogEventStatusOrMetric) {
@@ -298,17 +295,7 @@ TEST(Security, PlantedSecretsAppearInNoLogEventStatusOrMetric) {
   // credentials to check what the operator applies.
   WebhookProcess hook;
   hook.register_with_apiserver("cairn-e2e-" + n, n);
-  json crb = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-              {"kind", "ClusterRoleBinding"},
-              {"metadata", {{"name", "cairn-e2e-operator"}}},
-              {"roleRef",
-               {{"apiGroup", "rbac.authorization.k8s.io"},
-                {"kind", "ClusterRole"},
-                {"name", "cluster-admin"}}},
-              {"subjects", json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
-                                         {"kind", "User"},
-                                         {"name", "cairn-operator"}}})}};
-  (void)client().create(kClusterRoleBindings, "", crb);
+  ensure_operator_identity();
   fs::path dir = fs::temp_directory_path() / ("cairn-e2e-sec-" + n);
   self_signed(dir);
   const int push_port = free_port();
@@ -339,21 +326,21 @@ TEST(Security, PlantedSecretsAppearInNoLogEventStatusOrMetric) {
   auto wrong = wait_for(
       kPipelines, n, "wrong",
       [](const json& o) {
-        return condition(o, "Ready").rfind("False AuthenticationFailed", 0) == 0;
+        return condition_text(o, "Ready").rfind("False AuthenticationFailed", 0) == 0;
       },
       60s);
   EXPECT_TRUE(wrong) << wrong.error().to_string();
   auto wrong_release = wait_for(
       kReleases, n, "wrong",
       [](const json& o) {
-        return condition(o, "Ready").rfind("False", 0) == 0 &&
-               condition(o, "Ready").find("uthentic") != std::string::npos;
+        return condition_text(o, "Ready").rfind("False", 0) == 0 &&
+               condition_text(o, "Ready").find("uthentic") != std::string::npos;
       },
       60s);
   EXPECT_TRUE(wrong_release) << wrong_release.error().to_string();
   auto notified = wait_for(
       kPipelines, n, "ci",
-      [](const json& o) { return condition(o, "Notified").rfind("False", 0) == 0; }, 60s);
+      [](const json& o) { return condition_text(o, "Notified").rfind("False", 0) == 0; }, 60s);
   EXPECT_TRUE(notified) << "the refused notification is reported: " << notified.error().to_string();
   {
     std::lock_guard lock(mu);

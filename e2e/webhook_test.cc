@@ -19,8 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace res = kube::res;
 
-const kube::ApiResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
-                                             "clusterrolebindings", "ClusterRoleBinding", false};
 const kube::ApiResource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings",
                                       "RoleBinding", true};
 
@@ -87,22 +85,6 @@ std::string stamped_settings(const std::string& ns, const std::string& release,
          commit + "\"\n    cairn.dev/source: \"" + url +
          "\"\n    cairn.dev/path: deploy/app.yaml\n    cairn.dev/release: " + ns + "/" + release +
          "\ndata: {color: " + color + "}\n";
-}
-
-void ensure_operator_identity() {
-  // The operator's user; cluster-admin here (the chart's narrow RBAC is
-  // exercised by the chart's own tests).
-  json crb = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-              {"kind", "ClusterRoleBinding"},
-              {"metadata", {{"name", "cairn-e2e-operator"}}},
-              {"roleRef",
-               {{"apiGroup", "rbac.authorization.k8s.io"},
-                {"kind", "ClusterRole"},
-                {"name", "cluster-admin"}}},
-              {"subjects", json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
-                                         {"kind", "User"},
-                                         {"name", "cairn-operator"}}})}};
-  (void)client().create(kClusterRoleBindings, "", crb);
 }
 
 std::map<std::string, std::string> with_app(std::map<std::string, std::string> files) {

@@ -60,6 +60,12 @@ bool has_condition(const json& obj, const std::string& type, const std::string& 
   return false;
 }
 
+json condition(const json& obj, const std::string& type) {
+  for (const auto& c : obj.value("status", json::object()).value("conditions", json::array()))
+    if (c.value("type", "") == type) return c;
+  return json::object();
+}
+
 kube::Result<json> wait_for(const kube::ApiResource& r, const std::string& ns,
                             const std::string& name, const std::function<bool(const json&)>& pred,
                             std::chrono::seconds timeout) {

@@ -41,6 +41,10 @@ kube::Result<json> wait_for(const kube::ApiResource& r, const std::string& ns,
 // True if the object has condition `type` with status "True".
 bool has_condition(const json& obj, const std::string& type, const std::string& status = "True");
 
+// The object's condition `type` (status, reason, message, ...); an empty
+// object when it has none.
+json condition(const json& obj, const std::string& type);
+
 // Reads a YAML or JSON document into JSON (test manifests are written inline).
 json yaml(const std::string& text);
 

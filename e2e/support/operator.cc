@@ -44,6 +44,14 @@ std::string prom_env(const std::string& key) {
   return env_file_value("CAIRN_PROM_STATE", "-prom", "prom.env", key);
 }
 
+long peak_rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("VmHWM:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
 std::string git_env(const std::string& key) {
   // The fixture keeps the git server's state beside the cluster's:
   // <cluster state>-git (see e2e/CMakeLists.txt).

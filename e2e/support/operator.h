@@ -42,6 +42,10 @@ class OperatorProcess {
   pid_t pid_ = -1;
 };
 
+// VmHWM (peak resident set) of a process, in KiB, from /proc/<pid>/status;
+// -1 if it is gone.
+long peak_rss_kib(pid_t pid);
+
 // Cairn's own kinds.
 inline const kube::ApiResource kReleases{"cairn.dev", "v1alpha1", "releases", "Release", true};
 inline const kube::ApiResource kPipelines{"cairn.dev", "v1alpha1", "pipelines", "Pipeline", true};

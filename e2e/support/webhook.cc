@@ -225,6 +225,22 @@ bool WebhookProcess::register_configuration(const kube::json& vwc, const std::st
   return false;
 }
 
+void ensure_operator_identity() {
+  const kube::ApiResource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
+                                               "clusterrolebindings", "ClusterRoleBinding", false};
+  json crb = {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+              {"kind", "ClusterRoleBinding"},
+              {"metadata", {{"name", "cairn-e2e-operator"}}},
+              {"roleRef",
+               {{"apiGroup", "rbac.authorization.k8s.io"},
+                {"kind", "ClusterRole"},
+                {"name", "cluster-admin"}}},
+              {"subjects", json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
+                                         {"kind", "User"},
+                                         {"name", "cairn-operator"}}})}};
+  (void)client().create(kClusterRoleBindings, "", crb);
+}
+
 std::string kubeconfig_for(const std::string& cn, const std::string& org) {
   std::string pki = cluster_env("CAIRN_PKI");
   Pem ca{*kube::read_file(pki + "/ca.crt"), *kube::read_file(pki + "/ca.key")};

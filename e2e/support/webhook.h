@@ -70,6 +70,11 @@ class WebhookProcess {
   pid_t pid_ = -1;
 };
 
+// Binds the operator's user (cairn-operator) to cluster-admin, as the
+// webhook recognises the operator by it; the chart's narrow RBAC is
+// exercised by the chart's own tests. Idempotent.
+void ensure_operator_identity();
+
 // A kubeconfig file for user `cn` (groups `org`) with a client certificate
 // from the cluster's CA; the path is returned.
 std::string kubeconfig_for(const std::string& cn, const std::string& org);
