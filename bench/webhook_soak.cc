@@ -395,8 +395,12 @@ int run() {
       total, s.n, all_errors, wrong_answers.load(), conn_errors.load(), redials.load(), s.p50,
       s.p99, s.max, rss_start, rss_after_first, rss_end, rss_max, rss_end - rss_after_first);
   if (all_errors > 0) std::printf("  first error: %s\n", minutes.first_error.c_str());
+  // The soak's outcome: every review answered, and answered right.
+  const bool ok = !died && all_errors == 0 && s.n == total;
+  std::printf("  result: %s\n", ok ? "every review answered correctly"
+                                   : "FAILED (a review went unanswered or was answered wrongly)");
   std::fflush(stdout);
-  return died ? 1 : 0;
+  return ok ? 0 : 1;
 }
 
 }  // namespace
