@@ -24,7 +24,7 @@ std::string printable(std::string s, size_t max) {
 }
 
 // Arrays and objects nested deeper than this are refused (simdjson checks it
-// while parsing). Converting a document to nlohmann::json recurses, and a
+// while parsing). Converting a document to cairn::json recurses, and a
 // 7 MiB body could nest a million levels deep: enough to overflow any
 // thread's stack. Kubernetes objects come nowhere near this.
 constexpr size_t kMaxReviewDepth = 1000;

@@ -6,14 +6,15 @@
 #pragma once
 
 #include <expected>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "json/json.h"
+
 namespace cairn::webhook {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 struct Review {
   std::string api_version;  // of the review itself: admission.k8s.io/v1 or v1beta1

@@ -9,9 +9,9 @@ namespace cairn::webhook {
 namespace {
 
 http::Response bad_request(const std::string& why) {
-  nlohmann::json body = {{"error", why}};
+  cairn::json body = {{"error", why}};
   return http::Response::json(400,
-                              body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                              body.dump(-1, ' ', false, cairn::json::error_handler_t::replace));
 }
 
 std::string join(const std::vector<std::string>& v) {

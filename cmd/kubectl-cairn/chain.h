@@ -11,18 +11,18 @@
 #include <chrono>
 #include <expected>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "api/types.h"
 #include "git/git.h"
+#include "json/json.h"
 #include "resolve.h"
 
 namespace cairn::cli {
 
-using nlohmann::json;
+using cairn::json;
 
 // The provenance stamp of an object (empty strings where it has none).
 struct Stamp {

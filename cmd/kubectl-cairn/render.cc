@@ -6,7 +6,7 @@
 
 namespace cairn::cli {
 
-using nlohmann::json;
+using cairn::json;
 
 namespace {
 

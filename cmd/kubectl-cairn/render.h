@@ -4,10 +4,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "json/json.h"
 
 namespace cairn::cli {
 
@@ -39,9 +40,9 @@ struct Cell {
 // codes), two spaces apart, trailing blanks trimmed; each line indented.
 std::string table(const Style& st, const std::vector<std::vector<Cell>>& rows, size_t indent = 0);
 
-std::string render_trace(const nlohmann::json& doc, const Style& st);
-std::string render_history(const nlohmann::json& doc, const Style& st);
-std::string render_status(const nlohmann::json& doc, const Style& st);
+std::string render_trace(const cairn::json& doc, const Style& st);
+std::string render_history(const cairn::json& doc, const Style& st);
+std::string render_status(const cairn::json& doc, const Style& st);
 
 // The number of characters a terminal shows for `s` (UTF-8 code points,
 // escape sequences not counted).

@@ -5,7 +5,7 @@
 
 namespace cairn::cli {
 
-using nlohmann::json;
+using cairn::json;
 
 namespace {
 

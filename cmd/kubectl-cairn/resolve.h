@@ -7,10 +7,11 @@
 #pragma once
 
 #include <expected>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "json/json.h"
 
 namespace cairn::cli {
 
@@ -31,12 +32,12 @@ struct Resource {
 // Appends the resources of one APIResourceList (/api/v1, /apis/<g>/<v>);
 // subresources ("deployments/scale") are left out. Input that is not an
 // APIResourceList adds nothing.
-void add_resource_list(std::vector<Resource>& out, const nlohmann::json& list);
+void add_resource_list(std::vector<Resource>& out, const cairn::json& list);
 
 // The group versions to read, in the apiserver's priority order, from /apis
 // (an APIGroupList): each group's preferred version, or (preferred = false)
 // each group's other versions.
-std::vector<std::string> group_versions(const nlohmann::json& group_list, bool preferred);
+std::vector<std::string> group_versions(const cairn::json& group_list, bool preferred);
 
 // Finds the resource that `typed` names: "deploy", "Deployment",
 // "deployments.apps", "Deployment.apps", "deployments.v1.apps". The error

@@ -8,17 +8,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/field_error.h"
+#include "json/json.h"
 
 namespace cairn::api::detail {
 
-using nlohmann::json;
+using cairn::json;
 
 // Collects errors, up to a cap so that hostile input (a million bad list
 // entries) cannot make the answer itself huge; past the cap errors are counted.

@@ -9,7 +9,7 @@
 
 namespace cairn::api {
 
-using nlohmann::json;
+using cairn::json;
 
 std::string_view to_string(VerifyMode v) { return detail::enum_name(v); }
 std::string_view to_string(Trigger v) { return detail::enum_name(v); }

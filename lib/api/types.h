@@ -14,13 +14,13 @@
 #include <cstdint>
 #include <expected>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/field_error.h"
+#include "json/json.h"
 
 namespace cairn::api {
 
@@ -287,35 +287,35 @@ struct ReleaseStatus {
 // status parses as an empty status.
 
 std::expected<PipelineStatus, std::vector<FieldError>> parse_pipeline_status(
-    const nlohmann::json& status);
+    const cairn::json& status);
 std::expected<ReleaseStatus, std::vector<FieldError>> parse_release_status(
-    const nlohmann::json& status);
+    const cairn::json& status);
 std::expected<std::vector<Condition>, std::vector<FieldError>> parse_conditions(
-    const nlohmann::json& conditions);
+    const cairn::json& conditions);
 
-void to_json(nlohmann::json& j, const LocalObjectReference& v);
-void to_json(nlohmann::json& j, const VerifySpec& v);
-void to_json(nlohmann::json& j, const SourceSpec& v);
-void to_json(nlohmann::json& j, const NotifySpec& v);
-void to_json(nlohmann::json& j, const EnvVar& v);
-void to_json(nlohmann::json& j, const Step& v);
-void to_json(nlohmann::json& j, const PipelineSpec& v);
-void to_json(nlohmann::json& j, const AnalysisSpec& v);
-void to_json(nlohmann::json& j, const RolloutSpec& v);
-void to_json(nlohmann::json& j, const GateSpec& v);
-void to_json(nlohmann::json& j, const ReleaseSpec& v);
-void to_json(nlohmann::json& j, const Condition& v);
-void to_json(nlohmann::json& j, const StepStatus& v);
-void to_json(nlohmann::json& j, const RunStatus& v);
-void to_json(nlohmann::json& j, const PipelineStatus& v);
-void to_json(nlohmann::json& j, const InventoryEntry& v);
-void to_json(nlohmann::json& j, const HistoryEntry& v);
-void to_json(nlohmann::json& j, const ReleaseStatus& v);
+void to_json(cairn::json& j, const LocalObjectReference& v);
+void to_json(cairn::json& j, const VerifySpec& v);
+void to_json(cairn::json& j, const SourceSpec& v);
+void to_json(cairn::json& j, const NotifySpec& v);
+void to_json(cairn::json& j, const EnvVar& v);
+void to_json(cairn::json& j, const Step& v);
+void to_json(cairn::json& j, const PipelineSpec& v);
+void to_json(cairn::json& j, const AnalysisSpec& v);
+void to_json(cairn::json& j, const RolloutSpec& v);
+void to_json(cairn::json& j, const GateSpec& v);
+void to_json(cairn::json& j, const ReleaseSpec& v);
+void to_json(cairn::json& j, const Condition& v);
+void to_json(cairn::json& j, const StepStatus& v);
+void to_json(cairn::json& j, const RunStatus& v);
+void to_json(cairn::json& j, const PipelineStatus& v);
+void to_json(cairn::json& j, const InventoryEntry& v);
+void to_json(cairn::json& j, const HistoryEntry& v);
+void to_json(cairn::json& j, const ReleaseStatus& v);
 
 // For nlohmann's j.get<T>(): the parse functions above, throwing
 // std::invalid_argument with every error when they fail. Prefer the parse
 // functions where the input is untrusted.
-void from_json(const nlohmann::json& j, PipelineStatus& v);
-void from_json(const nlohmann::json& j, ReleaseStatus& v);
+void from_json(const cairn::json& j, PipelineStatus& v);
+void from_json(const cairn::json& j, ReleaseStatus& v);
 
 }  // namespace cairn::api

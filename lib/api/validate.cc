@@ -13,12 +13,12 @@
 namespace cairn::api {
 namespace {
 
+using cairn::json;
 using detail::Errors;
 using detail::item_path;
 using detail::Object;
 using detail::quote;
 using detail::read_enum;
-using nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxNotify = 20;

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <expected>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "api/field_error.h"
 #include "api/names.h"
 #include "api/types.h"
+#include "json/json.h"
 
 namespace cairn::api {
 
@@ -31,12 +31,12 @@ inline constexpr std::chrono::milliseconds kMinStepTimeout = std::chrono::second
 // input. `name` is the Pipeline's metadata.name; when given it is checked too
 // (it must fit a label value: 63 characters).
 std::expected<PipelineSpec, std::vector<FieldError>> parse_pipeline_spec(
-    const nlohmann::json& spec, std::string_view name = {});
+    const cairn::json& spec, std::string_view name = {});
 
 // Likewise for a Release; `release_name` is its metadata.name (a Release may
 // not depend on itself).
 std::expected<ReleaseSpec, std::vector<FieldError>> parse_release_spec(
-    const nlohmann::json& spec, std::string_view release_name);
+    const cairn::json& spec, std::string_view release_name);
 
 // Step names in an order that runs every step after the steps in its `after`:
 // of the steps whose dependencies are done, the one declared first comes

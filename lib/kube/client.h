@@ -13,17 +13,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "json/json.h"
 #include "kube/config.h"
 #include "kube/error.h"
 #include "kube/ratelimit.h"
 
 namespace cairn::kube {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 // A resource type as discovery describes it.
 struct ApiResource {

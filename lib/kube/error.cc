@@ -1,7 +1,8 @@
 #include "kube/error.h"
 
 #include <charconv>
-#include <nlohmann/json.hpp>
+
+#include "json/json.h"
 
 namespace cairn::kube {
 
@@ -123,7 +124,7 @@ Error error_from_response(int http_status, std::string_view body,
                           std::string_view retry_after_header) {
   Error e;
   e.http_status = http_status;
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  cairn::json j = cairn::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_object() && j.value("kind", "") == "Status") {
     e.reason = j.value("reason", "");
     e.message = j.value("message", "");

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <expected>
-#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>

@@ -10,10 +10,7 @@ namespace cairn::kube {
 // ---------------------------------------------------------------- Store
 
 Store::Store() {
-  indexers_[kByNamespace] = [](const json& o) -> std::vector<std::string> {
-    const auto& md = o["metadata"];
-    return {md.value("namespace", "")};
-  };
+  // The namespace is not an indexer: by_index answers it from the key order.
   indexers_[kByOwner] = [](const json& o) {
     std::vector<std::string> out;
     const auto& md = o["metadata"];
@@ -34,24 +31,51 @@ Store::Store() {
   };
 }
 
+Store::Key Store::key_of(const json& obj) {
+  Key k;
+  auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return k;
+  if (auto ns = md->find("namespace"); ns != md->end() && ns->is_string())
+    k.ns = ns->get_ref<const std::string&>();
+  if (auto name = md->find("name"); name != md->end() && name->is_string())
+    k.name = name->get_ref<const std::string&>();
+  return k;
+}
+
+Store::Key Store::parse_key(std::string_view key) {
+  // Names and namespaces cannot contain '/'; a cluster-scoped key has none.
+  auto slash = key.find('/');
+  if (slash == std::string_view::npos) return {{}, key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+std::string Store::key_string(const Key& k) {
+  if (k.ns.empty()) return std::string(k.name);
+  std::string s;
+  s.reserve(k.ns.size() + 1 + k.name.size());
+  s.append(k.ns).append(1, '/').append(k.name);
+  return s;
+}
+
 void Store::add_index(const std::string& name, IndexFunc fn) {
+  cairn::json_pool::Scope pooled;
   std::unique_lock lock(mu_);
   indexers_[name] = std::move(fn);
   auto& idx = indexes_[name];
   idx.clear();
-  for (const auto& [key, obj] : items_) {
-    for (const auto& v : indexers_[name](*obj)) idx[v].insert(key);
+  for (const auto& e : items_) {
+    for (auto& v : indexers_[name](*e.obj)) idx[std::move(v)].insert(&e);
   }
 }
 
-void Store::index_locked(const std::string& key, const json& obj, bool add) {
+void Store::index_locked(const Entry& e, bool add) {
   for (const auto& [name, fn] : indexers_) {
     auto& idx = indexes_[name];
-    for (const auto& v : fn(obj)) {
+    for (auto& v : fn(*e.obj)) {
       if (add) {
-        idx[v].insert(key);
+        idx[std::move(v)].insert(&e);
       } else if (auto it = idx.find(v); it != idx.end()) {
-        it->second.erase(key);
+        it->second.erase(&e);
         if (it->second.empty()) idx.erase(it);
       }
     }
@@ -60,15 +84,15 @@ void Store::index_locked(const std::string& key, const json& obj, bool add) {
 
 ObjectPtr Store::get(const std::string& key) const {
   std::shared_lock lock(mu_);
-  auto it = items_.find(key);
-  return it == items_.end() ? nullptr : it->second;
+  auto it = items_.find(parse_key(key));
+  return it == items_.end() ? nullptr : it->obj;
 }
 
 std::vector<ObjectPtr> Store::list() const {
   std::shared_lock lock(mu_);
   std::vector<ObjectPtr> out;
   out.reserve(items_.size());
-  for (const auto& [k, v] : items_) out.push_back(v);
+  for (const auto& e : items_) out.push_back(e.obj);
   return out;
 }
 
@@ -76,19 +100,28 @@ std::vector<ObjectPtr> Store::by_index(const std::string& index, const std::stri
   std::shared_lock lock(mu_);
   std::vector<ObjectPtr> out;
   auto idx = indexes_.find(index);
-  if (idx == indexes_.end()) return out;
-  auto keys = idx->second.find(value);
-  if (keys == idx->second.end()) return out;
-  for (const auto& k : keys->second) {
-    if (auto it = items_.find(k); it != items_.end()) out.push_back(it->second);
+  if (idx == indexes_.end()) {
+    if (index == kByNamespace) {
+      // Keys sort by namespace first: the namespace is one run of them.
+      for (auto it = items_.lower_bound(Key{value, {}}); it != items_.end() && it->key.ns == value;
+           ++it) {
+        out.push_back(it->obj);
+      }
+    }
+    return out;
   }
+  auto members = idx->second.find(value);
+  if (members == idx->second.end()) return out;
+  out.reserve(members->second.size());
+  for (const Entry* e : members->second) out.push_back(e->obj);
   return out;
 }
 
 std::vector<std::string> Store::keys() const {
   std::shared_lock lock(mu_);
   std::vector<std::string> out;
-  for (const auto& [k, v] : items_) out.push_back(k);
+  out.reserve(items_.size());
+  for (const auto& e : items_) out.push_back(key_string(e.key));
   return out;
 }
 
@@ -98,26 +131,30 @@ size_t Store::size() const {
 }
 
 ObjectPtr Store::upsert(ObjectPtr obj) {
-  std::string key = object_key(*obj);
+  Key key = key_of(*obj);
+  cairn::json_pool::Scope pooled;  // the entry's and index entries' nodes
   std::unique_lock lock(mu_);
-  ObjectPtr old;
   if (auto it = items_.find(key); it != items_.end()) {
-    old = it->second;
-    index_locked(key, *old, false);
-    it->second = obj;
-  } else {
-    items_.emplace(key, obj);
+    index_locked(*it, false);
+    ObjectPtr old = std::move(it->obj);
+    // Same namespace and name, so the same place in the order; the views
+    // must now point into the new object, which outlives them.
+    it->key = key;
+    it->obj = std::move(obj);
+    index_locked(*it, true);
+    return old;
   }
-  index_locked(key, *obj, true);
-  return old;
+  auto [it, inserted] = items_.insert(Entry{key, std::move(obj)});
+  index_locked(*it, true);
+  return nullptr;
 }
 
 ObjectPtr Store::erase(const std::string& key) {
   std::unique_lock lock(mu_);
-  auto it = items_.find(key);
+  auto it = items_.find(parse_key(key));
   if (it == items_.end()) return nullptr;
-  ObjectPtr old = it->second;
-  index_locked(key, *old, false);
+  ObjectPtr old = it->obj;
+  index_locked(*it, false);
   items_.erase(it);
   return old;
 }
@@ -192,7 +229,10 @@ ObjectPtr Informer::prepare(json obj) const {
   // treat every object alike.
   if (!obj.contains("kind")) obj["kind"] = opts_.resource.kind;
   if (!obj.contains("apiVersion")) obj["apiVersion"] = opts_.resource.api_version();
-  return std::make_shared<const json>(std::move(obj));
+  // The count and the object in one pooled block (the object's nodes are
+  // already in the pool: it was parsed inside a Scope).
+  cairn::json_pool::Scope pooled;
+  return std::allocate_shared<const json>(cairn::json_pool::Allocator<json>(), std::move(obj));
 }
 
 void Informer::dispatch_add(const ObjectPtr& o) {
@@ -224,7 +264,12 @@ Result<void> Informer::list_and_replace(bool first) {
   // re-list after 410 must not, or it could go back in time: ask for a
   // consistent read.
   lo.resource_version = first ? "0" : "";
-  auto all = client_.list_all(opts_.resource, opts_.ns, lo);
+  // Parsed straight into the JSON pool (json/json.h): what the cache keeps
+  // is most of what this allocates.
+  auto all = [&] {
+    cairn::json_pool::Scope pooled;
+    return client_.list_all(opts_.resource, opts_.ns, lo);
+  }();
   if (!all) return std::unexpected(all.error());
   std::set<std::string> seen;
   for (auto& item : (*all)["items"]) {
@@ -254,7 +299,10 @@ Result<void> Informer::list_and_replace(bool first) {
 }
 
 void Informer::handle_event(std::string_view line, bool& gone, bool& stop) {
-  auto ev = parse_watch_event(line, opts_.trim_managed_fields);
+  auto ev = [&] {
+    cairn::json_pool::Scope pooled;  // as for the list
+    return parse_watch_event(line, opts_.trim_managed_fields);
+  }();
   if (!ev) {
     set_error(ev.error() + "; re-watching");
     stop = true;

@@ -14,9 +14,11 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "json/json.h"
 #include "kube/client.h"
 
 namespace cairn::kube {
@@ -27,6 +29,12 @@ using ObjectPtr = std::shared_ptr<const json>;
 using IndexFunc = std::function<std::vector<std::string>(const json&)>;
 
 // A thread-safe cache of objects by "namespace/name", with secondary indexes.
+//
+// Laid out for memory (bench/informer_memory): an entry's key is a pair of
+// views into the object's own metadata (no copy of the name), the namespace
+// lookup is a range of the key order (no index to keep), and an index entry
+// is a pointer to the store's entry (not a copy of its key). Those nodes,
+// and the objects the informer caches, are in the JSON pool (json/json.h).
 class Store {
  public:
   Store();
@@ -34,6 +42,7 @@ class Store {
 
   ObjectPtr get(const std::string& key) const;
   std::vector<ObjectPtr> list() const;
+  // Objects whose index `index` has `value`, in key order.
   std::vector<ObjectPtr> by_index(const std::string& index, const std::string& value) const;
   std::vector<std::string> keys() const;
   size_t size() const;
@@ -42,18 +51,45 @@ class Store {
   ObjectPtr upsert(ObjectPtr obj);
   ObjectPtr erase(const std::string& key);
 
-  // Built-in index names.
+  // Built-in index names. The namespace one is answered from the key order.
   static constexpr const char* kByNamespace = "namespace";
   static constexpr const char* kByOwner = "owner";  // owner reference uid
   static constexpr const char* kByLabel = "label";  // "key=value" for each label
 
  private:
-  void index_locked(const std::string& key, const json& obj, bool add);
+  struct Key {
+    std::string_view ns, name;
+    auto operator<=>(const Key&) const = default;
+  };
+  // The key views point into `obj`; both are replaced together. They are
+  // mutable so that an update can swap in the new object without moving the
+  // node: its place in the order does not change.
+  struct Entry {
+    mutable Key key;
+    mutable ObjectPtr obj;
+  };
+  struct EntryOrder {
+    using is_transparent = void;
+    bool operator()(const Entry& a, const Entry& b) const { return a.key < b.key; }
+    bool operator()(const Entry& a, const Key& b) const { return a.key < b; }
+    bool operator()(const Key& a, const Entry& b) const { return a < b.key; }
+  };
+  struct PtrOrder {
+    bool operator()(const Entry* a, const Entry* b) const { return a->key < b->key; }
+  };
+  using Entries = std::set<Entry, EntryOrder, cairn::json_pool::Allocator<Entry>>;
+  using Members = std::set<const Entry*, PtrOrder, cairn::json_pool::Allocator<const Entry*>>;
+  using Index = std::map<std::string, Members, std::less<>>;
+
+  static Key key_of(const json& obj);
+  static Key parse_key(std::string_view key);
+  static std::string key_string(const Key& k);
+  void index_locked(const Entry& e, bool add);
+
   mutable std::shared_mutex mu_;
-  std::map<std::string, ObjectPtr> items_;  // guarded by mu_
+  Entries items_;  // guarded by mu_
   std::map<std::string, IndexFunc> indexers_;
-  // index name -> value -> keys; guarded by mu_
-  std::map<std::string, std::map<std::string, std::set<std::string>>> indexes_;
+  std::map<std::string, Index> indexes_;  // index name -> value -> entries; guarded by mu_
 };
 
 struct InformerOptions {

@@ -141,22 +141,22 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
-nlohmann::json parse_without_managed_fields(std::string_view text) {
+cairn::json parse_without_managed_fields(std::string_view text) {
   // keys[d]: the key being read at depth d ("" inside an array).
   std::vector<std::string> keys;
-  auto cb = [&keys](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+  auto cb = [&keys](int depth, cairn::json::parse_event_t event, cairn::json& parsed) {
     const auto d = static_cast<size_t>(depth);
-    if (event == nlohmann::json::parse_event_t::array_start) {
+    if (event == cairn::json::parse_event_t::array_start) {
       if (keys.size() < d + 2) keys.resize(d + 2);
       keys[d + 1].clear();  // the elements have no key
       return true;
     }
-    if (event != nlohmann::json::parse_event_t::key || !parsed.is_string()) return true;
+    if (event != cairn::json::parse_event_t::key || !parsed.is_string()) return true;
     if (keys.size() < d + 1) keys.resize(d + 1);
     keys[d] = parsed.get_ref<const std::string&>();
     return !(d >= 1 && keys[d] == "managedFields" && keys[d - 1] == "metadata");
   };
-  return nlohmann::json::parse(text, cb, /*allow_exceptions=*/false);
+  return cairn::json::parse(text, cb, /*allow_exceptions=*/false);
 }
 
 }  // namespace cairn::kube

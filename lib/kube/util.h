@@ -3,9 +3,10 @@
 
 #include <chrono>
 #include <expected>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include "json/json.h"
 
 namespace cairn::kube {
 
@@ -35,7 +36,7 @@ void tune_malloc_for_controllers();
 // object's metadata.managedFields as it goes: they are never allocated, so a
 // cache that would trim them afterwards is not left with the holes they
 // leave in the heap between the objects it keeps.
-nlohmann::json parse_without_managed_fields(std::string_view text);
+cairn::json parse_without_managed_fields(std::string_view text);
 
 // Percent-encodes a query parameter value.
 std::string url_encode(std::string_view s);

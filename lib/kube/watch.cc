@@ -6,7 +6,7 @@ namespace cairn::kube {
 
 namespace {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 std::string string_or(const json& obj, const char* key, std::string fallback = {}) {
   auto it = obj.find(key);

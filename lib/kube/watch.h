@@ -5,15 +5,16 @@
 #pragma once
 
 #include <expected>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include "json/json.h"
 
 namespace cairn::kube {
 
 struct WatchEvent {
-  std::string type;       // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR, or what the server sent
-  nlohmann::json object;  // an object (for ERROR: a metav1.Status)
+  std::string type;    // ADDED, MODIFIED, DELETED, BOOKMARK, ERROR, or what the server sent
+  cairn::json object;  // an object (for ERROR: a metav1.Status)
   std::string resource_version;  // object.metadata.resourceVersion; "" if none or ERROR
   // ERROR only: the Status says our resourceVersion is gone (code 410,
   // reason Expired or Gone): re-list. Else `message` says what went wrong.

@@ -4,8 +4,9 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <random>
+
+#include "json/json.h"
 
 namespace cairn::log {
 namespace {
@@ -75,12 +76,12 @@ void write(Level level, std::string_view msg, std::initializer_list<Field> field
   if (level < g_level.load()) return;
   std::string line;
   if (g_format.load() == Format::kJson) {
-    nlohmann::json j = {{"time", now()}, {"level", name(level)}, {"msg", msg}};
+    cairn::json j = {{"time", now()}, {"level", name(level)}, {"msg", msg}};
     for (const auto& [k, v] : fields) {
       if (!v.empty()) j[std::string(k)] = v;
     }
     if (!t_trace.empty()) j["trace"] = t_trace;
-    line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line = j.dump(-1, ' ', false, cairn::json::error_handler_t::replace);
   } else {
     line = now() + " " + name(level) + " " + std::string(msg);
     for (const auto& [k, v] : fields) {

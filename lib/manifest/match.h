@@ -18,11 +18,12 @@
 // message (a Secret's data must not reach an admission denial or a log).
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "json/json.h"
 
 namespace cairn::manifest {
 
@@ -32,8 +33,7 @@ struct Difference {
   std::string to_string() const { return path + " " + what; }
 };
 
-std::optional<Difference> first_difference(const nlohmann::json& manifest,
-                                           const nlohmann::json& live,
+std::optional<Difference> first_difference(const cairn::json& manifest, const cairn::json& live,
                                            const std::vector<std::string>& ignore = {});
 
 // A Kubernetes resource.Quantity ("500m", "1.5Gi", "1e3", "2k") as a number;

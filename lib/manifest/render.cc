@@ -19,7 +19,7 @@
 
 namespace cairn::manifest {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 namespace {
 

@@ -56,7 +56,6 @@
 #include <cstddef>
 #include <expected>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,10 +63,11 @@
 
 #include "api/types.h"
 #include "git/git.h"
+#include "json/json.h"
 
 namespace cairn::manifest {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 inline constexpr int kMaxDepth = 100;                   // nested mappings/sequences
 inline constexpr std::size_t kMaxAliasNodes = 1000000;  // nodes copied for anchors and aliases

@@ -13,7 +13,7 @@
 
 namespace cairn::notify {
 
-using json = nlohmann::json;
+using json = cairn::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {

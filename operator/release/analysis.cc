@@ -5,13 +5,13 @@
 #include <boost/asio/ssl.hpp>
 #include <cmath>
 #include <cstdlib>
-#include <nlohmann/json.hpp>
 
+#include "json/json.h"
 #include "kube/util.h"
 
 namespace cairn::release {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 std::expected<Sample, std::string> parse_query_result(std::string_view body) {
   json doc = json::parse(body, nullptr, false);

@@ -17,7 +17,7 @@
 namespace cairn::api {
 namespace {
 
-using nlohmann::json;
+using cairn::json;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 

@@ -9,7 +9,7 @@
 namespace cairn::api {
 namespace {
 
-using nlohmann::json;
+using cairn::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -436,7 +436,7 @@ TEST(PipelineSpec, HostileListsAreBoundedAndErrorsCapped) {
 }
 
 // Deeply nested input, built and moved without recursion (copying or printing
-// a nlohmann::json recurses): the reader never descends into what it does not
+// a cairn::json recurses): the reader never descends into what it does not
 // expect, so depth costs nothing.
 json nested_lists(int depth) {
   json root = json::array();

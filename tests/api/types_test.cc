@@ -6,7 +6,7 @@
 namespace cairn::api {
 namespace {
 
-using nlohmann::json;
+using cairn::json;
 using ::testing::ElementsAre;
 
 const char* kPipelineStatus = R"({

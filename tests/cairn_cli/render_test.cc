@@ -7,7 +7,7 @@
 namespace cairn::cli {
 namespace {
 
-using nlohmann::json;
+using cairn::json;
 
 const std::string kB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2";
 

@@ -5,7 +5,7 @@
 namespace cairn::cli {
 namespace {
 
-using nlohmann::json;
+using cairn::json;
 
 // Trimmed copies of what kube-apiserver v1.20 serves.
 const json kCore = json::parse(R"({

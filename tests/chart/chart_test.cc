@@ -32,7 +32,7 @@ namespace cairn {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using cairn::json;
 
 const std::string kSource = CAIRN_SOURCE_DIR;
 const std::string kNs = "cairn-system";

@@ -4,9 +4,10 @@
 #pragma once
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+
+#include "json/json.h"
 
 namespace cairn::fuzz {
 
@@ -35,22 +36,22 @@ inline std::string printable(std::string_view s, size_t max = 600) {
   __builtin_trap();
 }
 
-// Whether `s` is well-formed UTF-8, as nlohmann::json (which writes every
+// Whether `s` is well-formed UTF-8, as cairn::json (which writes every
 // object Cairn sends) judges it: dump() throws on anything else.
 inline bool is_utf8(const std::string& s) {
   try {
-    (void)nlohmann::json(s).dump();
+    (void)cairn::json(s).dump();
     return true;
-  } catch (const nlohmann::json::type_error&) {
+  } catch (const cairn::json::type_error&) {
     return false;
   }
 }
 
-inline bool dumps(const nlohmann::json& j) {
+inline bool dumps(const cairn::json& j) {
   try {
     (void)j.dump();
     return true;
-  } catch (const nlohmann::json::type_error&) {
+  } catch (const cairn::json::type_error&) {
     return false;
   }
 }

@@ -30,7 +30,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,13 +38,14 @@
 
 #include "api/names.h"
 #include "git/git.h"
+#include "json/json.h"
 #include "manifest/render.h"
 #include "webhook/admission.h"
 #include "webhook/policy.h"
 
 namespace cairn::fuzz {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 // The repository every Release names. Nothing is fetched from it: FixtureGit
 // serves it from the local bare repository.

@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::set<std::string> ids;
   for (const auto& obj : out->objects) {
     const std::string text =
-        cairn::fuzz::printable(obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        cairn::fuzz::printable(obj.dump(-1, ' ', false, cairn::json::error_handler_t::replace));
     if (!obj.is_object()) fail(kTarget, "an object that is not a mapping", input);
     for (const char* k : {"apiVersion", "kind"}) {
       if (!obj.contains(k) || !obj[k].is_string() || obj[k].get<std::string>().empty())

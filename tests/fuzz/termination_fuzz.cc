@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fail(kTarget, "the excerpt was cut by more than a character", input);
   if (utf8 && !cairn::fuzz::is_utf8(excerpt))
     fail(kTarget, "UTF-8 message, but the excerpt is not UTF-8", input);
-  if (utf8 && !cairn::fuzz::dumps(nlohmann::json(results)))
+  if (utf8 && !cairn::fuzz::dumps(cairn::json(results)))
     fail(kTarget, "the results cannot be written as JSON", input);
   return 0;
 }

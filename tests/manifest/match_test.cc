@@ -5,7 +5,7 @@
 namespace cairn::manifest {
 namespace {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 TEST(Match, ServerDefaultsAndExtraFieldsPass) {
   json want = {{"spec", {{"replicas", 2}, {"template", {{"containers", {{{"name", "a"}}}}}}}}};

@@ -7,7 +7,7 @@
 namespace cairn::manifest {
 namespace {
 
-using json = nlohmann::json;
+using json = cairn::json;
 
 const char* const kCommit = "0123abcd0123abcd0123abcd0123abcd0123abcd";
 
@@ -222,7 +222,7 @@ TEST(Render, JsonSyntaxErrorNamesTheFileAndPositionButNotTheText) {
       << errs[0].to_string();
 }
 
-// Found by tests/fuzz/manifest_fuzz.cc: nlohmann::json throws out_of_range,
+// Found by tests/fuzz/manifest_fuzz.cc: cairn::json throws out_of_range,
 // not parse_error, for a number it cannot hold, and it escaped render.
 // Found by tests/fuzz/manifest_fuzz.cc: yaml-cpp 0.7 writes \N and \_ as the
 // bytes 0x85 and 0xA0, which made objects that could not be written as JSON.

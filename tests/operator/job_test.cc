@@ -100,7 +100,7 @@ TEST(ParseResults, KeyValueLinesOnly) {
 
 // A value is cut at 1024 bytes and a failure excerpt at 512, never inside a
 // UTF-8 character: the status is JSON, and half a character made it
-// unwritable (nlohmann::json::dump throws), so the run's status could not be
+// unwritable (cairn::json::dump throws), so the run's status could not be
 // saved (tests/fuzz/termination_fuzz.cc).
 TEST(ParseResults, LongValuesAreCutAtACharacterBoundary) {
   const std::string han = "\xe4\xb8\xad";  // U+4E2D, 3 bytes

@@ -15,7 +15,7 @@ TEST(Notify, PayloadIsSlackTextPlusFields) {
            .title = "B: bad",
            .result = "RolledBack",
            .reason = "not healthy; rolled back to 89abcdef"};
-  auto j = nlohmann::json::parse(payload(n));
+  auto j = cairn::json::parse(payload(n));
   EXPECT_EQ(j["event"], "RolledBack");
   EXPECT_EQ(j["resource"]["kind"], "Release");
   EXPECT_EQ(j["resource"]["namespace"], "shop");
@@ -37,12 +37,12 @@ TEST(Notify, PayloadLinksTheCommitWithoutCredentials) {
            .source = "https://ci-bot:s3cr3t@git.example.com/shop/app.git"};
   const std::string body = payload(n);
   EXPECT_EQ(body.find("s3cr3t"), std::string::npos) << body;
-  auto j = nlohmann::json::parse(body);
+  auto j = cairn::json::parse(body);
   EXPECT_EQ(j["links"]["repository"], "https://git.example.com/shop/app");
   EXPECT_EQ(j["links"]["commit"],
             "https://git.example.com/shop/app/commit/0123456789abcdef0123456789abcdef01234567");
   n.source = "git://127.0.0.1/app.git";  // no web address to link to
-  j = nlohmann::json::parse(payload(n));
+  j = cairn::json::parse(payload(n));
   EXPECT_FALSE(j.contains("links"));
   EXPECT_EQ(j["source"], "git://127.0.0.1/app.git");
 }

@@ -38,24 +38,24 @@ TEST(ParseReview, ReadsEveryField) {
 
 TEST(ParseReview, LeavesOutWhatNoDecisionReads) {
   auto review = [](const std::string& op, const std::string& sub) {
-    nlohmann::json obj = {{"apiVersion", "v1"},
-                          {"kind", "ConfigMap"},
-                          {"metadata",
-                           {{"name", "web"},
-                            {"annotations", {{"a", "b"}}},
-                            {"managedFields", {{{"manager", "kubectl"}, {"operation", "Apply"}}}}}},
-                          {"data", {{"managedFields", "kept: a key of the data, not metadata"}}}};
+    cairn::json obj = {{"apiVersion", "v1"},
+                       {"kind", "ConfigMap"},
+                       {"metadata",
+                        {{"name", "web"},
+                         {"annotations", {{"a", "b"}}},
+                         {"managedFields", {{{"manager", "kubectl"}, {"operation", "Apply"}}}}}},
+                       {"data", {{"managedFields", "kept: a key of the data, not metadata"}}}};
     // Keys sorted, so oldObject comes before operation (the apiserver writes
     // operation first): what is kept must not depend on the order.
-    nlohmann::json req = {{"uid", "u"},
-                          {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}}},
-                          {"subResource", sub},
-                          {"namespace", "shop"},
-                          {"name", "web"},
-                          {"operation", op},
-                          {"object", op == "DELETE" ? nlohmann::json() : obj},
-                          {"oldObject", obj}};
-    return parse_review(nlohmann::json{
+    cairn::json req = {{"uid", "u"},
+                       {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "ConfigMap"}}},
+                       {"subResource", sub},
+                       {"namespace", "shop"},
+                       {"name", "web"},
+                       {"operation", op},
+                       {"object", op == "DELETE" ? cairn::json() : obj},
+                       {"oldObject", obj}};
+    return parse_review(cairn::json{
         {"apiVersion", "admission.k8s.io/v1"},
         {"kind", "AdmissionReview"},
         {"request", req}}.dump());
@@ -122,7 +122,7 @@ TEST(Answer, EchoesUidAndCarriesTheDenial) {
   auto r = parse_review(kReview);
   ASSERT_TRUE(r);
   Verdict v{.allowed = false, .code = 403, .reason = "Forbidden", .message = "no stamp"};
-  auto out = nlohmann::json::parse(answer(*r, v));
+  auto out = cairn::json::parse(answer(*r, v));
   EXPECT_EQ(out["apiVersion"], "admission.k8s.io/v1");
   EXPECT_EQ(out["kind"], "AdmissionReview");
   EXPECT_EQ(out["response"]["uid"], r->uid);
@@ -136,7 +136,7 @@ TEST(Answer, WarningsAreCutToWhatTheApiserverKeeps) {
   ASSERT_TRUE(r);
   Verdict v;
   v.warnings = {std::string(1000, 'x'), "line\nbreak"};
-  auto out = nlohmann::json::parse(answer(*r, v));
+  auto out = cairn::json::parse(answer(*r, v));
   EXPECT_EQ(out["response"]["allowed"], true);
   ASSERT_EQ(out["response"]["warnings"].size(), 2u);
   EXPECT_LE(out["response"]["warnings"][0].get<std::string>().size(), 256u);

@@ -16,7 +16,7 @@ namespace {
 
 using git::testing::Repo;
 using git::testing::TempDir;
-using json = nlohmann::json;
+using json = cairn::json;
 
 class FakeCluster : public ClusterView {
  public:
