@@ -129,9 +129,23 @@ TEST(Release, HandEditsAreRevertedWithSelfHealAndOnlyReportedWithout) {
   for (const auto& ev : (*evs)["items"]) corrected |= ev.value("reason", "") == "DriftCorrected";
   EXPECT_TRUE(corrected);
 
-  // selfHeal off: the change stays, and the Release says so.
-  ASSERT_TRUE(client().patch(kReleases, ns.name(), "web", kube::PatchType::kMerge,
-                             {{"spec", {{"selfHeal", false}}}}));
+  // selfHeal off: the change stays, and the Release says so. The operator
+  // acts on its cache: wait until it has reconciled the new spec, or an edit
+  // racing the patch is (rightly) corrected under the old one.
+  auto off = client().patch(kReleases, ns.name(), "web", kube::PatchType::kMerge,
+                            {{"spec", {{"selfHeal", false}}}});
+  ASSERT_TRUE(off);
+  const int64_t gen = (*off)["metadata"].value("generation", int64_t{0});
+  ASSERT_TRUE(wait_for(
+      kReleases, ns.name(), "web",
+      [gen](const json& o) {
+        for (const auto& c : o.value("status", json::object()).value("conditions", json::array())) {
+          if (c.value("type", "") == "Ready" && c.value("observedGeneration", int64_t{0}) >= gen)
+            return true;
+        }
+        return false;
+      },
+      15s));
   ASSERT_TRUE(client().patch(res::kDeployments, ns.name(), "web", kube::PatchType::kMerge,
                              {{"spec", {{"replicas", 4}}}}, "scale"));
   auto reported = wait_for(
