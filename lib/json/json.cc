@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <memory_resource>
 #include <mutex>
 
@@ -56,15 +57,25 @@ struct Pool {
                                .largest_required_pool_block = kLargestPooled},
         range);
   }
-  bool owns(const void* p) const {
-    auto* c = static_cast<const char*>(p);
-    return base != nullptr && c >= base && c < base + kRange;
-  }
 };
+
+// The pool's range once it exists. A process that never pools (the webhook)
+// never creates the pool or reserves the range: freeing only reads this.
+std::atomic<const char*> g_base{nullptr};
+
+bool owned(const void* p) {
+  const char* base = g_base.load(std::memory_order_acquire);
+  auto* c = static_cast<const char*>(p);
+  return base != nullptr && c >= base && c < base + kRange;
+}
 
 // Never destroyed: a value freed during static destruction still finds it.
 Pool& pool() {
-  static auto* p = new Pool();
+  static auto* p = [] {
+    auto* made = new Pool();
+    g_base.store(made->base, std::memory_order_release);
+    return made;
+  }();
   return *p;
 }
 
@@ -94,8 +105,8 @@ void* allocate(std::size_t bytes, std::size_t align) {
 }
 
 void deallocate(void* ptr, std::size_t bytes, std::size_t align) noexcept {
-  Pool& p = pool();
-  if (p.owns(ptr)) {
+  if (owned(ptr)) {
+    Pool& p = pool();
     std::lock_guard lock(p.mu);
     p.blocks->deallocate(ptr, bytes, align);
     p.in_use -= bytes;
