@@ -147,9 +147,9 @@ std::expected<Review, std::string> parse_document(dom::element doc_el) {
       }
     }
   }
-  // A decision on CREATE or UPDATE of the object itself reads `object`
-  // only; DELETE and subresource requests read oldObject too.
-  const bool needs_old = r.operation == "DELETE" || !r.sub_resource.empty();
+  // Every UPDATE is diffed oldObject -> object (who changed what), DELETE
+  // and subresource requests read oldObject; a CREATE has none.
+  const bool needs_old = r.operation != "CREATE" || !r.sub_resource.empty();
   for (const char* key : {"object", "oldObject"}) {
     dom::element e;
     if (req[key].get(e) != simdjson::SUCCESS || e.is_null()) continue;

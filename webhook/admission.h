@@ -29,8 +29,7 @@ struct Review {
   std::vector<std::string> groups;
   // Both without metadata.managedFields (no decision reads them).
   json object;      // null when absent (DELETE)
-  json old_object;  // null when absent (CREATE), and for CREATE/UPDATE of the
-                    // object itself (not a subresource): decisions read `object`
+  json old_object;  // null when absent (CREATE)
   bool dry_run = false;
 
   // "apps/Deployment" or "/ConfigMap" (core group).

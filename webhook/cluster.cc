@@ -16,21 +16,18 @@ KubeClusterView::KubeClusterView(kube::Client& client, kube::Store& namespaces,
                                  kube::Store& releases, kube::Store& pipelines)
     : client_(client), namespaces_(namespaces), releases_(releases), pipelines_(pipelines) {}
 
-Mode KubeClusterView::mode(const std::string& ns) {
-  auto obj = namespaces_.get(ns);
-  json fresh;
-  if (!obj) {
-    // A namespace the informer has not seen yet (just created): ask.
-    auto got = client_.get(kube::res::kNamespaces, "", ns);
-    if (!got) return Mode::kNone;
-    fresh = std::move(*got);
+std::expected<NamespaceInfo, std::string> KubeClusterView::namespace_info(const std::string& ns) {
+  if (auto obj = namespaces_.get(ns)) return namespace_info_of(*obj);
+  // The informer caches governed namespaces only, and may not have seen one
+  // just created or just labelled: ask. What cannot be read is not assumed
+  // ungoverned (the apiserver sent the request because the namespace's
+  // labels matched).
+  auto got = client_.get(kube::res::kNamespaces, "", ns);
+  if (!got) {
+    if (got.error().code == kube::Code::kNotFound) return NamespaceInfo{};
+    return std::unexpected("reading namespace " + ns + ": " + got.error().to_string());
   }
-  const json& o = obj ? *obj : fresh;
-  const json& md = o.contains("metadata") ? o["metadata"] : json::object();
-  if (!md.is_object() || !md.contains("labels") || !md["labels"].is_object()) return Mode::kNone;
-  auto it = md["labels"].find(std::string(api::kEnforceLabel));
-  if (it == md["labels"].end() || !it->is_string()) return Mode::kNone;
-  return mode_from_label(it->get<std::string>());
+  return namespace_info_of(*got);
 }
 
 std::vector<std::shared_ptr<const ReleaseInfo>> KubeClusterView::releases(const std::string& ns) {
@@ -47,15 +44,39 @@ std::vector<std::shared_ptr<const ReleaseInfo>> KubeClusterView::releases(const 
         continue;
       }
     }
-    std::shared_ptr<const ReleaseInfo> info;
-    auto spec = api::parse_release_spec(obj->value("spec", json::object()), name);
-    if (spec) info = std::make_shared<const ReleaseInfo>(ReleaseInfo{ns, name, std::move(*spec)});
+    std::shared_ptr<const ReleaseInfo> info = release_info_of(*obj);
     std::lock_guard lock(mu_);
     parsed_[key] = {rv, info};
     if (info) out.push_back(info);
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
   return out;
+}
+
+std::expected<std::shared_ptr<const ReleaseInfo>, std::string> KubeClusterView::fresh_release(
+    const std::string& ns, const std::string& name) {
+  kube::ApiResource res{.group = std::string(api::kGroup),
+                        .version = std::string(api::kVersion),
+                        .resource = std::string(api::kReleaseResource),
+                        .kind = std::string(api::kReleaseKind),
+                        .namespaced = true};
+  auto got = client_.get(res, ns, name);
+  if (!got) {
+    if (got.error().code == kube::Code::kNotFound) return nullptr;
+    return std::unexpected(got.error().to_string());
+  }
+  return release_info_of(*got);
+}
+
+std::optional<std::string> KubeClusterView::pipeline_source(const std::string& ns,
+                                                            const std::string& pipeline) {
+  auto obj = pipelines_.get(ns + "/" + pipeline);
+  if (!obj) return std::nullopt;
+  const json spec = obj->value("spec", json::object());
+  if (!spec.is_object()) return std::string();
+  const json src = spec.value("source", json::object());
+  if (!src.is_object()) return std::string();
+  return src.value("url", "");
 }
 
 std::optional<std::string> KubeClusterView::run_phase(const std::string& ns,

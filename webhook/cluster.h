@@ -26,10 +26,14 @@ class KubeClusterView final : public ClusterView {
  public:
   KubeClusterView(kube::Client& client, kube::Store& namespaces, kube::Store& releases,
                   kube::Store& pipelines);
-  Mode mode(const std::string& ns) override;
+  std::expected<NamespaceInfo, std::string> namespace_info(const std::string& ns) override;
   std::vector<std::shared_ptr<const ReleaseInfo>> releases(const std::string& ns) override;
+  std::expected<std::shared_ptr<const ReleaseInfo>, std::string> fresh_release(
+      const std::string& ns, const std::string& name) override;
   std::optional<std::string> run_phase(const std::string& ns, const std::string& pipeline,
                                        const std::string& commit) override;
+  std::optional<std::string> pipeline_source(const std::string& ns,
+                                             const std::string& pipeline) override;
   std::expected<std::vector<std::string>, std::string> signers(const ReleaseInfo& r) override;
   std::optional<bool> is_namespaced(const std::string& api_version,
                                     const std::string& kind) override;

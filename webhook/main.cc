@@ -2,6 +2,7 @@
 // policy to informers, git mirrors, the TLS server, probes and metrics.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -26,9 +27,11 @@ namespace {
 
 const char* kHelp = R"(cairn-webhook - admits only changes that can be traced to a git commit
 
-Serves admission.k8s.io/v1 AdmissionReviews over HTTPS: /validate for the
-governed kinds in namespaces labelled cairn.dev/enforce=deny|warn|audit, and
-/validate-cairn for Pipeline and Release specs.
+Serves admission.k8s.io/v1 AdmissionReviews over HTTPS: /validate for every
+namespaced kind in namespaces labelled cairn.dev/enforce=deny|warn|audit (and
+for those Namespaces themselves), and /validate-cairn for Pipeline and Release
+specs. Only Cairn's operator writes governed objects, from git; anyone else
+may change only the fields that are theirs (see docs/security.md).
 
 Flags:
   --kubeconfig PATH         kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)
@@ -37,19 +40,23 @@ Flags:
   --tls-key FILE            its key
   --probe-addr HOST:PORT    /healthz, /readyz and /metrics, plain HTTP (default 127.0.0.1:8082)
   --namespace NS            Cairn's own namespace, never governed (default cairn-system)
-  --exempt-namespaces LIST  further namespaces never governed (default kube-system)
-  --governed-kinds LIST     Kind.group list (default Deployment.apps,StatefulSet.apps,
-                            DaemonSet.apps,CronJob.batch,Service,ConfigMap,ServiceAccount,
-                            Ingress.networking.k8s.io,NetworkPolicy.networking.k8s.io,
-                            Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io)
-  --scale allow|deny        the scale subresource (default allow: autoscalers)
-  --ignore-fields LIST      Kind.group:field.path entries not compared with git
-                            (e.g. Deployment.apps:spec.replicas for an HPA)
-  --operator-users LIST     users who may delete governed objects (the operator's;
-                            default system:serviceaccount:<namespace>:cairn-operator)
+  --exempt-namespaces LIST  further namespaces never governed, by name
+                            (default kube-system,kube-public,kube-node-lease)
+  --scale allow|deny        people may use the scale subresource (default deny;
+                            autoscalers, as Kubernetes components, always may)
+  --ignore-fields LIST      Kind.group:field.path entries anyone may change and that are
+                            not compared with git (e.g. Deployment.apps:spec.replicas)
+  --operator-users LIST     Cairn's operator, the only writer of governed objects
+                            (default system:serviceaccount:<namespace>:cairn-operator)
   --break-glass-group NAME  group allowed to break glass (default cairn:break-glass)
-  --exempt-users LIST       default system:kube-controller-manager
-  --exempt-groups LIST      default system:serviceaccounts:kube-system
+  --platform-group NAME     group that may write Releases/Pipelines and a governed
+                            Namespace's Cairn labels (default cairn:platform)
+  --exec break-glass|allow  pods/exec and pods/attach in deny namespaces (default break-glass)
+  --trust LIST              USER=Kind.group[;Kind.group] entries: an outside controller
+                            trusted to write those kinds (objects not from git)
+  --component-users LIST    Kubernetes' components (default system:kube-controller-manager,
+                            system:kube-scheduler)
+  --component-groups LIST   default system:nodes,system:serviceaccounts:kube-system
   --git-cache-dir DIR       bare mirrors (default /tmp/cairn-webhook-git)
   --fetch-timeout DURATION  bound on a fetch for an unknown commit (default 3s)
   --threads N               request threads (default 4)
@@ -104,9 +111,8 @@ int main(int argc, char** argv) {
   std::string kubeconfig, addr = "0.0.0.0:9443", cert, key, probe_addr = "127.0.0.1:8082",
                           own_ns = "cairn-system", operator_users,
                           git_cache = "/tmp/cairn-webhook-git";
-  std::set<std::string> exempt_ns = {"kube-system"};
+  std::set<std::string> exempt_ns = {"kube-system", "kube-public", "kube-node-lease"};
   webhook::PolicyOptions opts;
-  opts.governed_kinds = webhook::default_governed_kinds();
   std::chrono::milliseconds fetch_timeout{3000};
   std::chrono::milliseconds shutdown_delay{5000};
   int threads = 4;
@@ -134,9 +140,27 @@ int main(int argc, char** argv) {
     } else if (a == "--exempt-namespaces") {
       exempt_ns = split(val());
     } else if (a == "--governed-kinds") {
-      auto k = webhook::parse_kinds(val());
-      if (!k) usage_error("--governed-kinds: " + k.error());
-      opts.governed_kinds = *k;
+      // Every namespaced kind is governed now (closed by construction).
+      (void)val();
+      log::warn("--governed-kinds is ignored: every namespaced kind is governed");
+    } else if (a == "--platform-group") {
+      opts.platform_group = val();
+    } else if (a == "--exec") {
+      std::string v = val();
+      if (v != "break-glass" && v != "allow") usage_error("--exec must be break-glass or allow");
+      opts.exec = v == "allow" ? webhook::ExecPolicy::kAllow : webhook::ExecPolicy::kBreakGlass;
+    } else if (a == "--trust") {
+      // USER=Kind.group[;Kind.group...], comma-separated entries.
+      for (const auto& e : split(val())) {
+        auto eq = e.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == e.size())
+          usage_error("--trust: \"" + e + "\" is not USER=Kind.group[;Kind.group]");
+        std::string kinds = e.substr(eq + 1);
+        std::replace(kinds.begin(), kinds.end(), ';', ',');
+        auto k = webhook::parse_kinds(kinds);
+        if (!k) usage_error("--trust: " + k.error());
+        opts.trusted_writers[e.substr(0, eq)].insert(k->begin(), k->end());
+      }
     } else if (a == "--scale") {
       std::string v = val();
       if (v != "allow" && v != "deny") usage_error("--scale must be allow or deny");
@@ -154,10 +178,10 @@ int main(int argc, char** argv) {
       operator_users = val();
     } else if (a == "--break-glass-group") {
       opts.break_glass_group = val();
-    } else if (a == "--exempt-users") {
-      opts.exempt_users = split(val());
-    } else if (a == "--exempt-groups") {
-      opts.exempt_groups = split(val());
+    } else if (a == "--component-users" || a == "--exempt-users") {
+      opts.component_users = split(val());
+    } else if (a == "--component-groups" || a == "--exempt-groups") {
+      opts.component_groups = split(val());
     } else if (a == "--git-cache-dir") {
       git_cache = val();
     } else if (a == "--fetch-timeout") {

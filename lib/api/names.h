@@ -36,6 +36,13 @@ inline constexpr std::string_view kEnforceLabel = "cairn.dev/enforce";
 inline constexpr std::string_view kEnforceDeny = "deny";
 inline constexpr std::string_view kEnforceWarn = "warn";
 inline constexpr std::string_view kEnforceAudit = "audit";
+// On a Namespace, set by the platform: the repositories its Releases and
+// Pipelines may follow (URLs, or prefixes ending in '/' or '*', separated by
+// commas); unset: any.
+inline constexpr std::string_view kAllowedSourcesAnnotation = "cairn.dev/allowed-sources";
+// Set by the apiserver from Kubernetes 1.21 on; on 1.20 anyone who may
+// update a Namespace can set it, so the webhook guards it.
+inline constexpr std::string_view kNamespaceNameLabel = "kubernetes.io/metadata.name";
 
 inline constexpr std::string_view kFinalizer = "cairn.dev/finalizer";
 

@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -113,9 +114,11 @@ class FixtureCluster : public webhook::ClusterView {
   std::set<std::string> pipelines;
   std::vector<std::string> keys;
 
-  webhook::Mode mode(const std::string& ns) override {
-    auto it = modes.find(ns);
-    return it == modes.end() ? webhook::Mode::kNone : it->second;
+  std::expected<webhook::NamespaceInfo, std::string> namespace_info(
+      const std::string& ns) override {
+    webhook::NamespaceInfo info;
+    if (auto it = modes.find(ns); it != modes.end()) info.mode = it->second;
+    return info;
   }
   std::vector<std::shared_ptr<const webhook::ReleaseInfo>> releases(
       const std::string& ns) override {
@@ -123,6 +126,16 @@ class FixtureCluster : public webhook::ClusterView {
     for (const auto& r : rels)
       if (r->ns == ns) out.push_back(r);
     return out;
+  }
+  std::expected<std::shared_ptr<const webhook::ReleaseInfo>, std::string> fresh_release(
+      const std::string& ns, const std::string& name) override {
+    for (const auto& r : rels)
+      if (r->ns == ns && r->name == name) return r;
+    return nullptr;
+  }
+  std::optional<std::string> pipeline_source(const std::string&, const std::string& p) override {
+    if (!pipelines.contains(p)) return std::nullopt;
+    return std::string(kRepoUrl);
   }
   std::optional<std::string> run_phase(const std::string&, const std::string& p,
                                        const std::string& commit) override {
@@ -345,11 +358,37 @@ class World {
     const std::vector<std::string> users = {"system:authenticated"};
 
     // A Deployment as the operator applied it: admitted.
+    const std::string op(kOperator);
     json r = review("a1e0c6d2-0001", "UPDATE", "apps", "v1", "Deployment", "deployments", "shop",
-                    "web", "alice", users);
+                    "web", op, users);
     r["request"]["object"] = *deploy;
     r["request"]["oldObject"] = *deploy;
     add("deployment-update-stamped", "/validate", r, true);
+    // The same by a person, changing nothing: admitted; changing what git
+    // does not set (container, pod, object, metadata level): denied.
+    r["request"]["userInfo"]["username"] = "alice";
+    r["request"]["uid"] = "a1e0c6d2-0101";
+    add("deployment-update-no-change", "/validate", r, true);
+    int n = 0;
+    for (auto edit : std::vector<std::function<void(json&)>>{
+             [](json& o) {
+               o["spec"]["template"]["spec"]["containers"][0]["env"] = {
+                   {{"name", "K"}, {"value", "v"}}};
+             },
+             [](json& o) { o["spec"]["template"]["spec"]["hostNetwork"] = true; },
+             [](json& o) {
+               o["metadata"]["ownerReferences"] = {
+                   {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "x"}, {"uid", "1"}}};
+             },
+             [](json& o) { o["metadata"]["labels"]["extra"] = "1"; }}) {
+      json edited = *deploy;
+      edit(edited);
+      r["request"]["uid"] = "a1e0c6d2-011" + std::to_string(n);
+      r["request"]["object"] = edited;
+      add("deployment-update-person-" + std::to_string(n++), "/validate", r, false);
+    }
+    r["request"]["userInfo"]["username"] = op;
+    r["request"]["object"] = *deploy;
 
     // The same, by hand: another image.
     json changed = *deploy;
@@ -368,7 +407,7 @@ class World {
 
     // Gated on a Pipeline whose run of the commit succeeded: admitted.
     r = review("a1e0c6d2-0004", "UPDATE", "apps", "v1", "Deployment", "deployments", "gated", "web",
-               "alice", users);
+               op, users);
     r["request"]["object"] = *gated;
     r["request"]["oldObject"] = *gated;
     add("deployment-update-gated", "/validate", r, true);
@@ -410,6 +449,7 @@ class World {
     add("configmap-update-stamped-warn", "/validate", r, true);
     // In a namespace whose Release wants signed commits: the commit is not signed.
     r["request"]["uid"] = "a1e0c6d2-0011";
+    r["request"]["userInfo"]["username"] = op;
     r["request"]["namespace"] = "signed";
     r["request"]["object"] = *signed_cm;
     r["request"]["oldObject"] = *signed_cm;

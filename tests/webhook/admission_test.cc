@@ -65,7 +65,8 @@ TEST(ParseReview, LeavesOutWhatNoDecisionReads) {
   EXPECT_FALSE(update->object["metadata"].contains("managedFields"));
   EXPECT_EQ(update->object["metadata"]["annotations"]["a"], "b");
   EXPECT_EQ(update->object["data"]["managedFields"], "kept: a key of the data, not metadata");
-  EXPECT_TRUE(update->old_object.is_null()) << "an UPDATE is decided on the new object";
+  ASSERT_TRUE(update->old_object.is_object()) << "an UPDATE is diffed oldObject -> object";
+  EXPECT_FALSE(update->old_object["metadata"].contains("managedFields"));
 
   auto del = review("DELETE", "");
   ASSERT_TRUE(del) << del.error();
