@@ -100,8 +100,10 @@ struct OpenLoop {
 // request i at t0 + i/rate whatever happened to the earlier ones: a request
 // due while every connection is waiting for an answer queues, and its
 // latency counts from when it was due (no coordinated omission).
+// Only right answers count: `expect_allow` is the verdict every answer must
+// have (a wrong one counts as failed, however fast).
 OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, double secs,
-                   int nconn) {
+                   int nconn, bool expect_allow = true) {
   OpenLoop res;
   res.offered = rate;
   std::vector<LoopConn> conns(static_cast<size_t>(nconn));
@@ -246,10 +248,12 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
       c.busy = false;
       idle.push_back(i);
       done++;
-      if (!allowed(r)) {
+      if (r.status != 200 || allowed(r) != expect_allow) {
         res.failed++;
         if (res.error.empty())
-          res.error = "answer not allowed: " + std::to_string(r.status) + " " + r.body;
+          res.error = std::string("wrong answer (expected ") +
+                      (expect_allow ? "allowed" : "denied") + "): " + std::to_string(r.status) +
+                      " " + r.body;
         continue;
       }
       res.ok++;
@@ -269,10 +273,35 @@ OpenLoop open_loop(SSL_CTX* ctx, int port, const std::string& req, double rate, 
 // ---------------------------------------------------------------- closed loop
 
 struct Wrk {
-  double rps = 0, p50 = 0, p99 = 0;  // p50/p99 in ms
+  double rps = 0, p50 = 0, p99 = 0;  // rps: right answers only; p50/p99 in ms
   long errors = 0;
+  long requests = 0, wrong = -1;  // wrong: answers with the other verdict (-1: not checked)
   std::string problem;
 };
+
+// A wrk script that posts `body_file` and checks every answer's verdict
+// (`expect` "true" or "false"; "" for the floor, whose fixed answer is not
+// a decision), printing the number of wrong ones when done.
+std::string wrk_script(const std::string& body_file, const std::string& expect) {
+  std::string s = "local f = io.open(\"" + body_file +
+                  "\", \"rb\")\nwrk.body = f:read(\"*a\")\nf:close()\n"
+                  "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = "
+                  "\"application/json\"\n";
+  if (expect.empty()) return s;
+  return s +
+         "local threads = {}\n"
+         "function setup(thread) table.insert(threads, thread) end\n"
+         "function init(args) wrong = 0 end\n"
+         "function response(status, headers, body)\n"
+         "  if not string.find(body, '\"allowed\":" + expect +
+         "', 1, true) then wrong = wrong + 1 end\n"
+         "end\n"
+         "function done(summary, latency, requests)\n"
+         "  local n = 0\n"
+         "  for _, t in ipairs(threads) do n = n + t:get(\"wrong\") end\n"
+         "  io.write(\"WrongAnswers: \" .. n .. \"\\n\")\n"
+         "end\n";
+}
 
 double wrk_ms(const std::string& v) {
   double x = std::atof(v.c_str());
@@ -295,6 +324,8 @@ Wrk run_wrk(const std::string& url, const std::string& lua, int conns, int secs)
     std::string a, b;
     ls >> a >> b;
     if (a == "Requests/sec:") w.rps = std::atof(b.c_str());
+    if (a == "WrongAnswers:") w.wrong = std::atol(b.c_str());
+    if (line.find(" requests in ") != std::string::npos) w.requests = std::atol(a.c_str());
     if (a == "50%") w.p50 = wrk_ms(b);
     if (a == "99%") w.p99 = wrk_ms(b);
     if (line.find("Non-2xx") != std::string::npos)
@@ -307,6 +338,11 @@ Wrk run_wrk(const std::string& url, const std::string& lua, int conns, int secs)
     }
   }
   if (w.rps == 0) w.problem = out;
+  // Throughput is right answers per second: a wrong or failed answer is
+  // not throughput, however fast it came.
+  if (w.requests > 0 && w.wrong > 0)
+    w.rps *= static_cast<double>(w.requests - std::min(w.requests, w.wrong)) /
+             static_cast<double>(w.requests);
   return w;
 }
 
@@ -413,14 +449,19 @@ std::string bulk_configmaps(int n) {
 }
 
 // The operator's server-side apply of the Deployment.
+// An UPDATE of the Deployment by the operator (its apply), or by a person.
 nlohmann::ordered_json review(const json& object, const json& old_object, const std::string& ns,
-                              int uid) {
+                              int uid, bool by_operator = true) {
   char id[40];
   std::snprintf(id, sizeof id, "6e2a3f50-0000-4000-8000-%012d", uid);
-  auto r = deployment_update_review(object, old_object, ns, id,
-                                    {{"username", kOperator},
-                                     {"uid", "0b5c1e8a-1d2f-4c57-9a0e-3f4b5c6d7e8f"},
-                                     {"groups", operator_groups()}});
+  nlohmann::ordered_json user =
+      by_operator ? nlohmann::ordered_json{{"username", kOperator},
+                                           {"uid", "0b5c1e8a-1d2f-4c57-9a0e-3f4b5c6d7e8f"},
+                                           {"groups", operator_groups()}}
+                  : nlohmann::ordered_json{{"username", "alice@example.com"},
+                                           {"uid", "4d1c7e52-8a3b-4f6e-9c2d-1e0f3a5b7c9d"},
+                                           {"groups", {"developers", "system:authenticated"}}};
+  auto r = deployment_update_review(object, old_object, ns, id, user);
   r["request"]["options"] = {{"apiVersion", "meta.k8s.io/v1"},
                              {"kind", "PatchOptions"},
                              {"fieldManager", "cairn"},
@@ -655,6 +696,15 @@ int run() {
                                     .value("status", json::object())
                                     .value("message", "")
                               : denied.error();
+  // The other case measured: a person's edit (an env var git does not set),
+  // which the webhook must deny after diffing oldObject -> object.
+  json edited = *live;
+  edited["spec"]["template"]["spec"]["containers"][0]["env"] = {{{"name", "DEBUG"}, {"value", "1"}}};
+  const std::string deny_body = review(edited, *live, ns, 3, /*by_operator=*/false).dump();
+  const std::string deny = http_post(port, "/validate", deny_body);
+  const std::string floor_deny = http_post(floor_port, "/validate", deny_body);
+  write_file(tmp + "/deny.json", deny_body);
+  auto person = post_once(ctx, port, deny);
 
   std::printf(
       "admission: cairn-webhook --threads %d vs its floor (admission_floor: lib/http, same "
@@ -664,109 +714,135 @@ int run() {
       "  %u CPUs shared by the server, the load generator, kube-apiserver and etcd "
       "(load average %s); TLS on loopback, keep-alive\n",
       std::thread::hardware_concurrency(), sh_out("cut -d' ' -f1-3 /proc/loadavg").c_str());
-  std::printf("  hit: UPDATE apps/Deployment %s/web stamped at %s, a %zu-byte review: %s\n",
+  std::printf("  hit: UPDATE apps/Deployment %s/web stamped at %s by the operator, a %zu-byte "
+              "review: %s\n",
               ns.c_str(), short_sha(c0).c_str(), hit_body.size(),
               allowed(*first) ? "allowed=true" : ("NOT ALLOWED: " + first->body).c_str());
+  std::printf("  deny: the same Deployment with an env var added by a person, a %zu-byte review: "
+              "%s\n",
+              deny_body.size(),
+              person && !allowed(*person) ? "denied" : "NOT DENIED");
   std::printf(
-      "  check: the same review with another image is denied: %s\n",
+      "  check: the operator's review with another image is denied: %s\n",
       denied && !allowed(*denied) ? ("yes (\"" + denial.substr(0, 90) + "...\")").c_str() : "NO");
-  if (!allowed(*first) || !denied || allowed(*denied)) {
-    std::printf("  the hit case is not a hit: the figures below would not measure it; stopping\n");
+  if (!allowed(*first) || !denied || allowed(*denied) || !person || allowed(*person)) {
+    std::printf("  the cases are not what they say: the figures below would not measure them; "
+                "stopping\n");
     std::printf("  webhook log:\n%s\n", sh_out("tail -20 " + tmp + "/webhook.log").c_str());
     return 1;
   }
   std::fflush(stdout);
   Counts before_load = metrics(probe);
 
-  // 1. Closed loop.
-  const std::string lua = tmp + "/post.lua";
-  write_file(lua, "local f = io.open(\"" + tmp +
-                      "/hit.json\", \"rb\")\nwrk.body = f:read(\"*a\")\nf:close()\n"
-                      "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = "
-                      "\"application/json\"\n");
+  struct Case {
+    const char* name;
+    std::string req, floor_req, body_file;
+    bool expect_allow;
+    double peak_w = 0, peak_f = 0, p99_2000 = -1, floor_p99_2000 = -1;
+    int peak_wc = 0, peak_fc = 0;
+  };
+  std::vector<Case> cases = {
+      {"operator apply (allowed)", hit, floor_req, tmp + "/hit.json", true},
+      {"person's edit (denied)", deny, floor_deny, tmp + "/deny.json", false}};
   const std::string wurl = "https://127.0.0.1:" + std::to_string(port) + "/validate";
   const std::string furl = "https://127.0.0.1:" + std::to_string(floor_port) + "/validate";
-  run_wrk(wurl, lua, 16, 2);  // warm up both
-  run_wrk(furl, lua, 16, 2);
-  std::printf(
-      "\nclosed loop, hit (wrk, %d s per point; reviews/s, latency p50/p99, server CPU per "
-      "review):\n",
-      kSeconds);
-  std::printf("  %-11s %38s %38s %13s\n", "connections", "cairn-webhook", "floor", "webhook/floor");
-  double peak_w = 0, peak_f = 0, floor_cpu = floor.cpu_ms();
-  int peak_wc = 0, peak_fc = 0;
-  for (int conns : {1, 16, 64}) {
-    double cpu0 = webhook.cpu_ms();
-    Wrk w = run_wrk(wurl, lua, conns, kSeconds);
-    double cpu1 = webhook.cpu_ms();
-    Wrk f = run_wrk(furl, lua, conns, kSeconds);
-    double cpu2 = floor.cpu_ms();
-    if (!servers_alive()) return 1;
-    if (w.rps == 0 || f.rps == 0) {
-      std::cerr << "admission: wrk failed:\n" << w.problem << f.problem << "\n";
-      return 1;
-    }
-    // CPU per review in microseconds: the server's CPU time over the requests wrk counted.
-    double wus = 1000 * (cpu1 - cpu0) / (w.rps * kSeconds);
-    double fus = 1000 * (cpu2 - floor_cpu) / (f.rps * kSeconds);
-    floor_cpu = cpu2;
-    std::printf("  %-11d %9.0f/s %6.2f/%6.2f ms %5.0f us %9.0f/s %6.2f/%6.2f ms %5.0f us %13s%s\n",
-                conns, w.rps, w.p50, w.p99, wus, f.rps, f.p50, f.p99, fus,
-                pct(w.rps, f.rps).c_str(), w.errors || f.errors ? "  (errors!)" : "");
-    if (w.errors || f.errors)
-      std::printf("    wrk errors: webhook %ld, floor %ld\n", w.errors, f.errors);
-    if (w.rps > peak_w) peak_w = w.rps, peak_wc = conns;
-    if (f.rps > peak_f) peak_f = f.rps, peak_fc = conns;
-    std::fflush(stdout);
-  }
 
-  // 2. Open loop.
-  ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // wake up on time for each send
-  std::printf(
-      "\nopen loop, hit (our generator: %d keep-alive connections, %d s per rate; latency "
-      "from the scheduled send, ms):\n",
-      kOpenLoopConnections, kSeconds);
-  std::printf("  %-8s %-14s %10s %8s %8s %8s %8s %s\n", "offered", "server", "achieved", "p50",
-              "p99", "p999", "max", "");
-  double p99_2000 = -1, floor_p99_2000 = -1;
-  for (double rate : {500.0, 2000.0, 5000.0}) {
-    Counts h0 = metrics(probe);
-    OpenLoop w = open_loop(ctx, port, hit, rate, kSeconds, kOpenLoopConnections);
-    Counts h1 = metrics(probe);
-    OpenLoop f = open_loop(ctx, floor_port, floor_req, rate, kSeconds, kOpenLoopConnections);
-    for (auto [who, r] : {std::pair{"cairn-webhook", &w}, std::pair{"floor", &f}}) {
-      std::printf("  %-8.0f %-14s %9.0f/s %8.3f %8.3f %8.3f %8.3f%s\n", rate, who, r->achieved,
-                  bench::percentile(r->lat, 50), bench::percentile(r->lat, 99),
-                  bench::percentile(r->lat, 99.9),
-                  r->lat.empty() ? 0.0 : *std::max_element(r->lat.begin(), r->lat.end()),
-                  r->failed || r->lost ? ("  failed " + std::to_string(r->failed) +
-                                          ", unanswered " + std::to_string(r->lost) +
-                                          (r->error.empty() ? "" : ": " + r->error.substr(0, 80)))
-                                             .c_str()
-                                       : "");
+  for (auto& cs : cases) {
+    // 1. Closed loop. Only right answers count as throughput.
+    const std::string lua = cs.body_file + ".lua";
+    const std::string floor_lua = cs.body_file + ".floor.lua";
+    write_file(lua, wrk_script(cs.body_file, cs.expect_allow ? "true" : "false"));
+    write_file(floor_lua, wrk_script(cs.body_file, ""));
+    run_wrk(wurl, lua, 16, 2);  // warm up both
+    run_wrk(furl, floor_lua, 16, 2);
+    std::printf(
+        "\nclosed loop, %s (wrk, %d s per point; right answers/s, latency p50/p99, server CPU "
+        "per review):\n",
+        cs.name, kSeconds);
+    std::printf("  %-11s %38s %38s %13s\n", "connections", "cairn-webhook", "floor",
+                "webhook/floor");
+    double floor_cpu = floor.cpu_ms();
+    for (int conns : {1, 16, 64}) {
+      double cpu0 = webhook.cpu_ms();
+      Wrk w = run_wrk(wurl, lua, conns, kSeconds);
+      double cpu1 = webhook.cpu_ms();
+      Wrk f = run_wrk(furl, floor_lua, conns, kSeconds);
+      double cpu2 = floor.cpu_ms();
+      if (!servers_alive()) return 1;
+      if (w.rps == 0 || f.rps == 0) {
+        std::cerr << "admission: wrk failed:\n" << w.problem << f.problem << "\n";
+        return 1;
+      }
+      double wus = 1000 * (cpu1 - cpu0) / (w.rps * kSeconds);
+      double fus = 1000 * (cpu2 - floor_cpu) / (f.rps * kSeconds);
+      floor_cpu = cpu2;
+      std::printf(
+          "  %-11d %9.0f/s %6.2f/%6.2f ms %5.0f us %9.0f/s %6.2f/%6.2f ms %5.0f us %13s%s\n",
+          conns, w.rps, w.p50, w.p99, wus, f.rps, f.p50, f.p99, fus, pct(w.rps, f.rps).c_str(),
+          w.errors || f.errors || w.wrong != 0 ? "  (errors!)" : "");
+      if (w.errors || f.errors || w.wrong != 0)
+        std::printf("    webhook: %ld errors, %ld wrong answers of %ld (-1: not checked); "
+                    "floor: %ld errors\n",
+                    w.errors, w.wrong, w.requests, f.errors);
+      if (w.wrong < 0) {
+        std::cerr << "admission: wrk did not report its answer check\n";
+        return 1;
+      }
+      if (w.rps > cs.peak_w) cs.peak_w = w.rps, cs.peak_wc = conns;
+      if (f.rps > cs.peak_f) cs.peak_f = f.rps, cs.peak_fc = conns;
+      std::fflush(stdout);
     }
-    // Where the webhook's time goes: its own histogram of the decision
-    // alone (parse, policy, answer), without TLS, HTTP and queueing.
-    std::string inside;
-    double n = h1.total() - h0.total();
-    for (double bound : {0.1, 0.25, 0.5, 1.0}) {
-      char b[64];
-      std::snprintf(b, sizeof b, "%s%.2f%% <= %.2g ms", inside.empty() ? "" : ", ",
-                    n > 0 ? 100 * (h1.within[bound] - h0.within[bound]) / n : 0.0, bound);
-      inside += b;
+
+    // 2. Open loop.
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // wake up on time for each send
+    std::printf(
+        "\nopen loop, %s (our generator: %d keep-alive connections, %d s per rate; latency "
+        "from the scheduled send, ms; wrong answers count as failed):\n",
+        cs.name, kOpenLoopConnections, kSeconds);
+    std::printf("  %-8s %-14s %10s %8s %8s %8s %8s %s\n", "offered", "server", "achieved", "p50",
+                "p99", "p999", "max", "");
+    for (double rate : {500.0, 2000.0, 5000.0}) {
+      Counts h0 = metrics(probe);
+      OpenLoop w =
+          open_loop(ctx, port, cs.req, rate, kSeconds, kOpenLoopConnections, cs.expect_allow);
+      Counts h1 = metrics(probe);
+      OpenLoop f = open_loop(ctx, floor_port, cs.floor_req, rate, kSeconds, kOpenLoopConnections);
+      for (auto [who, r] : {std::pair{"cairn-webhook", &w}, std::pair{"floor", &f}}) {
+        std::printf("  %-8.0f %-14s %9.0f/s %8.3f %8.3f %8.3f %8.3f%s\n", rate, who,
+                    r->achieved, bench::percentile(r->lat, 50), bench::percentile(r->lat, 99),
+                    bench::percentile(r->lat, 99.9),
+                    r->lat.empty() ? 0.0 : *std::max_element(r->lat.begin(), r->lat.end()),
+                    r->failed || r->lost
+                        ? ("  failed " + std::to_string(r->failed) + ", unanswered " +
+                           std::to_string(r->lost) +
+                           (r->error.empty() ? "" : ": " + r->error.substr(0, 80)))
+                              .c_str()
+                        : "");
+      }
+      // Where the webhook's time goes: its own histogram of the decision
+      // alone (parse, policy, answer), without TLS, HTTP and queueing.
+      std::string inside;
+      double n = h1.total() - h0.total();
+      for (double bound : {0.1, 0.25, 0.5, 1.0}) {
+        char b[64];
+        std::snprintf(b, sizeof b, "%s%.2f%% <= %.2g ms", inside.empty() ? "" : ", ",
+                      n > 0 ? 100 * (h1.within[bound] - h0.within[bound]) / n : 0.0, bound);
+        inside += b;
+      }
+      std::printf("  %-8s %-14s decision alone (the webhook's histogram): %s\n", "", "",
+                  inside.c_str());
+      std::printf("  %-8s %-14s %10s %8s %8s %8s\n", "", "webhook/floor", "",
+                  times(bench::percentile(w.lat, 50), bench::percentile(f.lat, 50)).c_str(),
+                  times(bench::percentile(w.lat, 99), bench::percentile(f.lat, 99)).c_str(),
+                  times(bench::percentile(w.lat, 99.9), bench::percentile(f.lat, 99.9)).c_str());
+      if (rate == 2000.0) {
+        // A wrong or failed answer at the target rate misses the target.
+        cs.p99_2000 = w.failed || w.lost ? 1e9 : bench::percentile(w.lat, 99);
+        cs.floor_p99_2000 = bench::percentile(f.lat, 99);
+      }
+      std::fflush(stdout);
+      if (!servers_alive()) return 1;
     }
-    std::printf("  %-8s %-14s decision alone (the webhook's histogram): %s\n", "", "",
-                inside.c_str());
-    std::printf("  %-8s %-14s %10s %8s %8s %8s\n", "", "webhook/floor", "",
-                times(bench::percentile(w.lat, 50), bench::percentile(f.lat, 50)).c_str(),
-                times(bench::percentile(w.lat, 99), bench::percentile(f.lat, 99)).c_str(),
-                times(bench::percentile(w.lat, 99.9), bench::percentile(f.lat, 99.9)).c_str());
-    if (rate == 2000.0) {
-      p99_2000 = bench::percentile(w.lat, 99);
-      floor_p99_2000 = bench::percentile(f.lat, 99);
-    }
-    std::fflush(stdout);
-    if (!servers_alive()) return 1;
   }
   Counts after_load = metrics(probe);
 
@@ -947,16 +1023,19 @@ int run() {
   std::printf("  check: an unstamped ConfigMap there is refused: \"%s...\"\n",
               refusal.substr(0, 100).c_str());
 
-  // Summary against the targets of issue #6.
-  std::printf("\ntargets:\n");
-  std::printf("  p99 at 2,000/s on a hit: %.3f ms (target < 1 ms): %s (the floor's: %.3f ms)\n",
-              p99_2000, p99_2000 >= 0 && p99_2000 < 1.0 ? "met" : "MISSED", floor_p99_2000);
-  std::printf(
-      "  peak throughput: %.0f/s (at %d connections) = %s of the floor's %.0f/s (at %d) "
-      "(target >= 50%%): %s\n",
-      peak_w, peak_wc, pct(peak_w, peak_f).c_str(), peak_f, peak_fc,
-      peak_f > 0 && peak_w >= 0.5 * peak_f ? "met" : "MISSED");
-  std::printf("  during the hit load the webhook decided %.0f reviews: %.0f allowed, %.0f denied\n",
+  // Summary against the targets of issues #6 and #15.
+  std::printf("\ntargets (right answers only):\n");
+  for (const auto& cs : cases) {
+    std::printf("  %s: p99 at 2,000/s %.3f ms (target < 1 ms): %s (the floor's: %.3f ms)\n",
+                cs.name, cs.p99_2000,
+                cs.p99_2000 >= 0 && cs.p99_2000 < 1.0 ? "met" : "MISSED", cs.floor_p99_2000);
+    std::printf(
+        "  %s: peak throughput %.0f/s (at %d connections) = %s of the floor's %.0f/s (at %d) "
+        "(target >= 50%%): %s\n",
+        cs.name, cs.peak_w, cs.peak_wc, pct(cs.peak_w, cs.peak_f).c_str(), cs.peak_f, cs.peak_fc,
+        cs.peak_f > 0 && cs.peak_w >= 0.5 * cs.peak_f ? "met" : "MISSED");
+  }
+  std::printf("  during the load the webhook decided %.0f reviews: %.0f allowed, %.0f denied\n",
               after_load.total() - before_load.total(), after_load.allowed - before_load.allowed,
               after_load.denied - before_load.denied);
   return 0;

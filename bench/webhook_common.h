@@ -178,6 +178,8 @@ inline bool create_repo(const std::string& bare, const std::string& work) {
 
 // cairn-webhook serving TLS on `port` with the certificate in `dir`, its
 // probes on `probe`, its log in dir/webhook.log.
+// The operator is the bench's own user too (cairn-admin applies stamped
+// objects as the operator would), besides the ServiceAccount the reviews name.
 inline Child spawn_webhook(const std::string& bin, int port, int probe, const std::string& dir,
                            int threads) {
   return spawn("cairn-webhook",
@@ -185,7 +187,9 @@ inline Child spawn_webhook(const std::string& bin, int port, int probe, const st
                 "127.0.0.1:" + std::to_string(port), "--tls-cert", dir + "/tls.crt", "--tls-key",
                 dir + "/tls.key", "--probe-addr", "127.0.0.1:" + std::to_string(probe),
                 "--namespace", "cairn-system", "--git-cache-dir", dir + "/cache", "--threads",
-                std::to_string(threads), "--log-format", "text"},
+                std::to_string(threads), "--operator-users",
+                "system:serviceaccount:cairn-system:cairn-operator,cairn-admin",
+                "--platform-group", "system:masters", "--log-format", "text"},
                dir + "/webhook.log");
 }
 

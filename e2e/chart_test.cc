@@ -223,7 +223,7 @@ TEST(Chart, ReleaseAndPipelineRunUnderTheChartsRbacAndWebhookConfiguration) {
   // the chart points its configuration at it (webhook.url + caBundle).
   WebhookProcess hook({}, /*start_now=*/false);
   Chart chart(ns, "watchNamespaces: [" + rel_ns.name() + ", " + pl_ns.name() +
-                      "]\nwebhook:\n  url: " + hook.url() +
+                      "]\nwebhook:\n  platformGroup: system:masters\n  url: " + hook.url() +
                       "\n  caBundle: " + kube::base64_encode(hook.ca_pem()) + "\n");
   ASSERT_TRUE(chart.error.empty()) << chart.error;
   ClusterScoped cleanup;

@@ -93,6 +93,7 @@ if ! daemon_running cairn-webhook; then
     --addr "127.0.0.1:$WEBHOOK_PORT" --tls-cert "$pki/tls.crt" --tls-key "$pki/tls.key" \
     --probe-addr "127.0.0.1:$WEBHOOK_PROBE_PORT" --namespace cairn-system \
     --operator-users "system:serviceaccount:cairn-system:$op_sa" \
+    --platform-group system:masters \
     --git-cache-dir "$CAIRN_STATE/webhook-git" --log-format text
   wait_for cairn-webhook 30 "no ok from its /readyz" curl -fs "http://127.0.0.1:$WEBHOOK_PROBE_PORT/readyz" -o /dev/null
 fi

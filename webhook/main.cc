@@ -267,6 +267,8 @@ int main(int argc, char** argv) {
   webhook::Handler handler(
       policy, &metrics, [&](const webhook::Review& r, const webhook::Decision& d) {
         json obj = r.operation == "DELETE" ? r.old_object : r.object;
+        if (r.operation == "CONNECT")  // exec/attach: the Event goes on the Pod
+          obj = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", r.name}}}};
         if (!obj.is_object()) return;
         if (!obj.contains("metadata") || !obj["metadata"].is_object())
           obj["metadata"] = json::object();

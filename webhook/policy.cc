@@ -367,6 +367,13 @@ Decision Policy::decide(const Review& r) {
       annotation(r.object, api::kCommitAnnotation).empty())
     return allowed("trusted-writer", q.mode);
   if (cairn_kind) return decide_cairn_kind(q);
+  // The platform bootstraps what a Release needs before git can deliver
+  // anything: the Secrets its source and verify refer to (credentials,
+  // signers). Secrets from git stay the operator's.
+  if (q.platform_member && target_group_kind(r) == "/Secret" && r.sub_resource.empty() &&
+      annotation(r.old_object, api::kCommitAnnotation).empty() &&
+      annotation(r.object, api::kCommitAnnotation).empty())
+    return allowed("platform-secret", q.mode);
   return decide_other(q);
 }
 
@@ -753,36 +760,37 @@ std::optional<Policy::Finding> Policy::check_target(const Request& q, const Rele
         "commit " + short_sha(commit) + " in the stamp of " + what + " does not exist in " + repo,
         "Change it in git: " + commit_to(rel)};
 
-  // A target of the Release now: what its status says (read again from the
-  // apiserver if the cache has not seen it), or a commit on the tracked ref
-  // that is not older than the deployed one (the operator applies a new
-  // head before it records it).
-  bool target = rel.targets.contains(commit);
-  std::string current = rel.current_commit;
-  if (!target) {
-    auto fresh = cluster_.fresh_release(rel.ns, rel.name);
-    if (!fresh) return unreachable("Release " + rel.key() + ": " + fresh.error());
-    if (*fresh) {
-      target = (*fresh)->targets.contains(commit);
-      current = (*fresh)->current_commit;
-    }
-  }
-  if (!target) {
+  // A target of the Release now: what its status says; or a commit on the
+  // tracked ref that is not older than the deployed one (the operator
+  // applies a new head before it records it); or, read again from the
+  // apiserver, what a status the cache has not seen yet says (a rollback).
+  if (!rel.targets.contains(commit)) {
     auto on = facts_.on_ref(rel, commit);
     if (on.answer == GitFacts::Answer::kUnknown) return unreachable(on.error);
-    if (on.answer == GitFacts::Answer::kNo)
-      return Finding{"commit " + short_sha(commit) + " in the stamp of " + what + " is not on " +
-                         rel.spec.source.ref_description() + " of " + repo +
-                         " (is it on an unmerged branch?)",
-                     "Merge it into " + rel.spec.source.ref_description() + "; " +
-                         commit_to(rel).substr(std::string("commit to ").size())};
-    if (!current.empty()) {
-      auto newer = facts_.is_ancestor(rel, current, commit);
-      if (newer.answer == GitFacts::Answer::kUnknown) return unreachable(newer.error);
-      if (newer.answer == GitFacts::Answer::kNo)
+    bool forward = false;
+    if (on.answer == GitFacts::Answer::kYes) {
+      forward = rel.current_commit.empty();
+      if (!forward) {
+        auto newer = facts_.is_ancestor(rel, rel.current_commit, commit);
+        if (newer.answer == GitFacts::Answer::kUnknown) return unreachable(newer.error);
+        forward = newer.answer == GitFacts::Answer::kYes;
+      }
+    }
+    if (!forward) {
+      auto fresh = cluster_.fresh_release(rel.ns, rel.name);
+      if (!fresh) return unreachable("Release " + rel.key() + ": " + fresh.error());
+      const bool target = *fresh && (*fresh)->targets.contains(commit);
+      if (!target && on.answer == GitFacts::Answer::kNo)
+        return Finding{"commit " + short_sha(commit) + " in the stamp of " + what + " is not on " +
+                           rel.spec.source.ref_description() + " of " + repo +
+                           " (is it on an unmerged branch?)",
+                       "Merge it into " + rel.spec.source.ref_description() + "; " +
+                           commit_to(rel).substr(std::string("commit to ").size())};
+      if (!target)
         return Finding{"commit " + short_sha(commit) + " in the stamp of " + what +
-                           " is older than " + short_sha(current) + ", which Release " +
-                           rel.key() + " deploys: an older commit is not its target",
+                           " is older than " + short_sha(rel.current_commit) +
+                           ", which Release " + rel.key() +
+                           " deploys: an older commit is not its target",
                        "Roll back with kubectl cairn rollback (annotation " +
                            std::string(api::kRollbackToAnnotation) +
                            ", a commit from status.history), or revert in git"};

@@ -41,7 +41,9 @@
 //    Namespace that holds Releases need platform_group.
 // 6. Releases and Pipelines in a governed namespace come from git (a parent
 //    Release, through the operator) or from platform_group; their status
-//    only from the operator. A Release follows only the sources the
+//    only from the operator. platform_group may also write Secrets that are
+//    not from git (a Release's credentials and signers come before git can
+//    deliver anything). A Release follows only the sources the
 //    Namespace allows (cairn.dev/allowed-sources) and its gate must be a
 //    Pipeline that follows the same repository.
 // 7. Fail closed: when the namespace's mode, a Release or git cannot be

@@ -92,6 +92,9 @@ void WebhookProcess::start() {
       CAIRN_WEBHOOK_BIN, "--addr", "127.0.0.1:" + std::to_string(port_), "--tls-cert", cert_,
       "--tls-key", key_, "--probe-addr", "127.0.0.1:" + std::to_string(probe_port_), "--namespace",
       "cairn-system", "--operator-users", "cairn-operator", "--git-cache-dir", dir_ + "/git-cache",
+      // The tests' own user (cairn-admin, system:masters) is the platform:
+      // it creates Releases, Pipelines and their Secrets.
+      "--platform-group", "system:masters",
       // Tests stop it often: no grace period unless a
       // test asks for one.
       "--shutdown-delay", "0s"};
@@ -161,7 +164,8 @@ kube::json WebhookProcess::configuration(const std::string& name, const std::str
                                   {"values", json::array({"deny", "warn", "audit"})}},
                                  {{"key", "kubernetes.io/metadata.name"},
                                   {"operator", "NotIn"},
-                                  {"values", json::array({"kube-system", "cairn-system"})}}})}};
+                                  {"values", json::array({"kube-system", "kube-public",
+                                                          "kube-node-lease", "cairn-system"})}}})}};
   auto rule = [](std::vector<std::string> groups, std::vector<std::string> resources,
                  std::vector<std::string> ops) {
     return json{{"apiGroups", groups},
@@ -183,21 +187,28 @@ kube::json WebhookProcess::configuration(const std::string& name, const std::str
         {"rules", std::move(rules)},
         {"clientConfig", {{"url", base_url + path}, {"caBundle", kube::base64_encode(ca_pem)}}}};
   };
-  json governed =
-      json::array({rule({"apps"},
-                        {"deployments", "deployments/scale", "statefulsets", "statefulsets/scale",
-                         "daemonsets"},
-                        cud),
-                   rule({"batch"}, {"cronjobs"}, cud),
-                   rule({""}, {"services", "configmaps", "serviceaccounts"}, cud),
-                   rule({"networking.k8s.io"}, {"ingresses", "networkpolicies"}, cud),
-                   rule({"rbac.authorization.k8s.io"}, {"roles", "rolebindings"}, cud)});
+  // Every namespaced kind (closed by construction), the scale subresources,
+  // exec/attach, and the status of Cairn's own kinds (a gate reads it).
+  json governed = json::array(
+      {rule({"*"}, {"*", "*/scale"}, cud),
+       rule({""}, {"pods/exec", "pods/attach", "pods/ephemeralcontainers"}, {"CONNECT", "UPDATE"}),
+       rule({"cairn.dev"}, {"pipelines/status", "releases/status"}, {"UPDATE"})});
   json cairn = json::array({rule({"cairn.dev"}, {"pipelines", "releases"}, {"CREATE", "UPDATE"})});
+  // Governed Namespaces themselves: their Cairn labels are the platform's.
+  json namespaces = hook("namespaces.cairn.dev", "/validate",
+                         json::array({{{"apiGroups", json::array({""})},
+                                       {"apiVersions", json::array({"v1"})},
+                                       {"operations", cud},
+                                       {"resources", json::array({"namespaces"})},
+                                       {"scope", "Cluster"}}}));
+  namespaces.erase("namespaceSelector");
+  namespaces["objectSelector"] = {
+      {"matchExpressions", json::array({{{"key", "cairn.dev/enforce"}, {"operator", "Exists"}}})}};
   return {{"apiVersion", "admissionregistration.k8s.io/v1"},
           {"kind", "ValidatingWebhookConfiguration"},
           {"metadata", {{"name", name}}},
           {"webhooks", json::array({hook("provenance.cairn.dev", "/validate", governed),
-                                    hook("specs.cairn.dev", "/validate-cairn", cairn)})}};
+                                    hook("specs.cairn.dev", "/validate-cairn", cairn), namespaces})}};
 }
 
 void WebhookProcess::register_with_apiserver(const std::string& name, const std::string& probe_ns) {

@@ -471,10 +471,11 @@ TEST(ChartRender, DefaultValues) {
   EXPECT_EQ(arg(wh, "--probe-addr"), "0.0.0.0:8082") << "probes must be reachable in a Pod";
   EXPECT_EQ(arg(wh, "--namespace"), kNs);
   EXPECT_EQ(arg(wh, "--operator-users"), "system:serviceaccount:cairn-system:cairn-operator");
-  EXPECT_EQ(arg(wh, "--governed-kinds"),
-            "Deployment.apps,StatefulSet.apps,DaemonSet.apps,CronJob.batch,Service,ConfigMap,"
-            "ServiceAccount,Ingress.networking.k8s.io,NetworkPolicy.networking.k8s.io,"
-            "Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io");
+  // Every namespaced kind is governed: no list of kinds to keep up to date.
+  EXPECT_FALSE(has_arg(wh, "--governed-kinds"));
+  EXPECT_EQ(arg(wh, "--platform-group"), "cairn:platform");
+  EXPECT_EQ(arg(wh, "--exec"), "break-glass");
+  EXPECT_EQ(arg(wh, "--scale"), "deny");
   EXPECT_EQ(arg(wh, "--tls-cert"), "/etc/cairn/tls/tls.crt");
   // Anti-affinity (soft by default) and a PodDisruptionBudget on 1.20's API.
   const json anti = pod_spec(wh_dep)["affinity"]["podAntiAffinity"];
@@ -559,7 +560,7 @@ TEST(ChartRender, InClusterWebhookUsesTheServiceAndAGeneratedCaThatVerifies) {
   RENDER_OK(r);
   json vwc = r.all("ValidatingWebhookConfiguration")[0];
   EXPECT_EQ(vwc["metadata"].value("name", ""), "cairn-cairn-system");
-  ASSERT_EQ(vwc["webhooks"].size(), 2u);
+  ASSERT_EQ(vwc["webhooks"].size(), 3u);
   std::string ca_b64;
   for (const auto& h : vwc["webhooks"]) {
     const json svc = h["clientConfig"]["service"];
@@ -572,8 +573,11 @@ TEST(ChartRender, InClusterWebhookUsesTheServiceAndAGeneratedCaThatVerifies) {
   }
   EXPECT_EQ(vwc["webhooks"][0]["clientConfig"]["service"].value("path", ""), "/validate");
   EXPECT_EQ(vwc["webhooks"][1]["clientConfig"]["service"].value("path", ""), "/validate-cairn");
+  EXPECT_EQ(vwc["webhooks"][2]["clientConfig"]["service"].value("path", ""), "/validate");
   EXPECT_EQ(vwc["webhooks"][0]["namespaceSelector"]["matchExpressions"][1]["values"],
-            json::array({"kube-system", kNs}));
+            json::array({"kube-system", "kube-public", "kube-node-lease", kNs}));
+  EXPECT_EQ(vwc["webhooks"][2]["objectSelector"]["matchExpressions"][0].value("key", ""),
+            "cairn.dev/enforce");
 
   // The Secret mounted by the webhook holds a certificate for the Service's
   // DNS name, signed by the CA in the caBundle.
@@ -638,7 +642,12 @@ operator:
 watchNamespaces: [shop, web]
 webhook:
   antiAffinity: hard
-  scale: deny
+  scale: allow
+  exec: allow
+  platformGroup: platform-team
+  trust: ["system:serviceaccount:es:es=Secret;ConfigMap"]
+  componentUsers: [system:kube-controller-manager]
+  componentGroups: [system:nodes]
   ignoreFields: ["Deployment.apps:spec.replicas"]
 dashboard: {enabled: false}
 logFormat: text
@@ -672,7 +681,11 @@ TEST(ChartRender, EverySwitchFlipped) {
   EXPECT_TRUE(pod_spec(wh_dep)["affinity"]["podAntiAffinity"].contains(
       "requiredDuringSchedulingIgnoredDuringExecution"));
   json wh = containers(wh_dep)[0];
-  EXPECT_EQ(arg(wh, "--scale"), "deny");
+  EXPECT_EQ(arg(wh, "--scale"), "allow");
+  EXPECT_EQ(arg(wh, "--exec"), "allow");
+  EXPECT_EQ(arg(wh, "--trust"), "system:serviceaccount:es:es=Secret;ConfigMap");
+  EXPECT_EQ(arg(wh, "--component-users"), "system:kube-controller-manager");
+  EXPECT_EQ(arg(wh, "--component-groups"), "system:nodes");
   EXPECT_EQ(arg(wh, "--ignore-fields"), "Deployment.apps:spec.replicas");
 
   // cert-manager: Certificates instead of generated Secrets, CA injected.
@@ -845,22 +858,25 @@ TEST(ChartRender, KubernetesVersionPicksThePdbApi) {
   EXPECT_TRUE(one.all("PodDisruptionBudget").empty());
 }
 
-TEST(ChartRender, ReleaseNamesAndGovernedKindsFlowEverywhere) {
+TEST(ChartRender, ReleaseNamesAndPolicyValuesFlowEverywhere) {
   RENDER_OK(r,
-            "webhook:\n  governedKinds:\n"
-            "    - {kind: Deployment, group: apps, resource: deployments}\n"
-            "    - {kind: ConfigMap, group: \"\", resource: configmaps}\n"
+            "webhook:\n  platformGroup: platform-team\n  exec: allow\n"
+            "  trust: [\"system:serviceaccount:es:es=Secret\"]\n"
             "operator: {leaderElection: {enabled: false}}\n",
             "", "gitops", "platform");
   expect_well_formed(r, "platform");
   json wh = containers(r.one("Deployment", "gitops-cairn-webhook", "platform"))[0];
-  EXPECT_EQ(arg(wh, "--governed-kinds"), "Deployment.apps,ConfigMap");
+  EXPECT_FALSE(has_arg(wh, "--governed-kinds"));
+  EXPECT_EQ(arg(wh, "--platform-group"), "platform-team");
+  EXPECT_EQ(arg(wh, "--exec"), "allow");
+  EXPECT_EQ(arg(wh, "--trust"), "system:serviceaccount:es:es=Secret");
+  EXPECT_EQ(arg(wh, "--scale"), "deny");
   EXPECT_EQ(arg(wh, "--operator-users"), "system:serviceaccount:platform:gitops-cairn-operator");
   json vwc = r.one("ValidatingWebhookConfiguration", "gitops-cairn-platform");
   const json rules = vwc["webhooks"][0]["rules"];
-  ASSERT_EQ(rules.size(), 2u) << rules.dump();
-  EXPECT_EQ(rules[0]["resources"], json::array({"deployments"}));
-  EXPECT_EQ(rules[1]["apiGroups"], json::array({""}));
+  ASSERT_EQ(rules.size(), 3u) << rules.dump();
+  EXPECT_EQ(rules[0]["resources"], json::array({"*", "*/scale"}));
+  EXPECT_EQ(rules[0]["apiGroups"], json::array({"*"}));
   EXPECT_EQ(vwc["webhooks"][0]["clientConfig"]["service"].value("name", ""),
             "gitops-cairn-webhook");
   EXPECT_TRUE(r.get("ClusterRole", "gitops-cairn-platform-operator"));
@@ -922,7 +938,8 @@ TEST(ChartRender, BadValuesAreRefusedWithTheReason) {
            {"webhook: {url: \"https://127.0.0.1:9443\"}\n", "webhook.url needs webhook.caBundle"},
            {"webhook: {url: \"http://insecure:80\", caBundle: \"QQ==\"}\n", "webhook.url"},
            {"operator: {push: {enabled: true}}\n", "operator.push.secretName"},
-           {"webhook: {governedKinds: []}\n", "webhook.governedKinds"},
+           {"webhook: {exec: sometimes}\n", "webhook.exec"},
+           {"webhook: {trust: [\"no-kinds\"]}\n", "webhook.trust"},
            {"operator: {gitStallTimeout: soon}\n", "operator.gitStallTimeout"},
        }) {
     Rendered r = render(c.values);

@@ -161,19 +161,6 @@ watchNamespaces is set. */}}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
-
-{{- define "cairn.governedKindsFlag" -}}
-{{- $out := list -}}
-{{- range .Values.webhook.governedKinds -}}
-{{- if .group -}}
-{{- $out = append $out (printf "%s.%s" .kind .group) -}}
-{{- else -}}
-{{- $out = append $out .kind -}}
-{{- end -}}
-{{- end -}}
-{{- join "," $out -}}
-{{- end -}}
-
 {{/* The pod-level and container-level security contexts. */}}
 {{- define "cairn.podSecurityContext" -}}
 {{ toYaml .Values.podSecurityContext }}
