@@ -326,11 +326,11 @@ Decision allowed(std::string rule, Mode m = Mode::kNone) {
 }  // namespace
 
 Decision Policy::decide(const Review& r) {
-  if (r.ns.empty()) {
-    if (r.kind == "Namespace" && r.group.empty() && r.sub_resource.empty())
-      return decide_namespace(r);
-    return allowed("cluster-scoped");
-  }
+  // A Namespace request carries the namespace's own name as its namespace.
+  if (r.kind == "Namespace" && r.group.empty() && r.sub_resource.empty() &&
+      (r.resource.empty() || r.resource == "namespaces"))
+    return decide_namespace(r);
+  if (r.ns.empty()) return allowed("cluster-scoped");
   if (opts_.exempt_namespaces.contains(r.ns)) return allowed("exempt-namespace");
   auto info = cluster_.namespace_info(r.ns);
   if (!info) return cannot_verify(r, "cannot-verify", "namespace " + r.ns + ": " + info.error());
@@ -452,18 +452,21 @@ Decision Policy::decide_operator(const Request& q) {
   const Review& r = q.r;
   if (r.operation == "DELETE") return allowed("operator-delete", q.mode);
   const json& obj = r.object;
-  const bool stamped = !annotation(obj, api::kCommitAnnotation).empty() ||
-                       !annotation(obj, api::kReleaseAnnotation).empty();
+  // Its own bookkeeping first: the Jobs of Pipeline runs (they carry the
+  // run's commit, not a Release's stamp).
+  if (r.group_kind() == "batch/Job" && !label(obj, api::kPipelineLabel).empty() &&
+      annotation(obj, api::kReleaseAnnotation).empty())
+    return allowed("pipeline-job", q.mode);
+  const bool stamped = !annotation(obj, api::kReleaseAnnotation).empty() ||
+                       !annotation(obj, api::kPathAnnotation).empty() ||
+                       label(obj, api::kManagedByLabel) == api::kManagedByValue;
   if (stamped && r.sub_resource.empty()) {
     if (auto f = check_provenance(q)) return finish(q, "provenance", *f);
     if (is_cairn_resource(r))
       if (auto f = check_release_spec(q)) return finish(q, "cairn-spec", *f);
     return allowed("provenance", q.mode);
   }
-  // Its own bookkeeping: the Jobs of Pipeline runs, and metadata (finalizers,
-  // handled annotations) of Releases and Pipelines.
-  if (r.group_kind() == "batch/Job" && !label(obj, api::kPipelineLabel).empty())
-    return allowed("pipeline-job", q.mode);
+  // Metadata (finalizers, handled annotations) of Releases and Pipelines.
   if (is_cairn_resource(r) && r.operation == "UPDATE") {
     static const std::vector<PathPattern> kMeta = {PathPattern::parse("metadata.finalizers"),
                                                    PathPattern::parse("metadata.annotations")};

@@ -409,7 +409,10 @@ TEST_F(PolicyTest, OperatorWritesOnlyStampedObjects) {
   // Its Pipeline Jobs, and deletes (prune), are its own.
   json job = {{"apiVersion", "batch/v1"},
               {"kind", "Job"},
-              {"metadata", {{"name", "ci-1-test"}, {"labels", {{"cairn.dev/pipeline", "ci"}}}}}};
+              {"metadata",
+               {{"name", "ci-1-test"},
+                {"labels", {{"cairn.dev/pipeline", "ci"}}},
+                {"annotations", {{"cairn.dev/commit", commit_a_}}}}}};
   EXPECT_TRUE(policy_->decide(op("CREATE", job)).verdict.allowed);
   EXPECT_TRUE(policy_->decide(op("DELETE", live("ConfigMap", commit_a_))).verdict.allowed);
 }
@@ -688,7 +691,7 @@ TEST_F(PolicyTest, NamespaceLabelsAreThePlatformsToChange) {
   auto req = [&](const std::string& operation, json before, json after,
                  std::vector<std::string> groups) {
     Review r = review(operation, after.is_null() ? before : after, "", "carol", std::move(groups));
-    r.ns = "";
+    r.ns = "shop";  // as the apiserver sends it: the namespace's own name
     r.name = "shop";
     r.resource = "namespaces";
     if (operation == "UPDATE") r.old_object = before;
@@ -782,6 +785,20 @@ TEST_F(PolicyTest, ReleasesAndPipelinesComeFromGitOrThePlatform) {
   EXPECT_FALSE(policy_->decide(status).verdict.allowed);
   status.username = kOperator;
   EXPECT_TRUE(policy_->decide(status).verdict.allowed);
+}
+
+TEST_F(PolicyTest, ThePlatformBootstrapsSecretsButNotThoseFromGit) {
+  json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "git-auth"}}}};
+  const std::vector<std::string> platform = {"cairn:platform"};
+  EXPECT_TRUE(policy_->decide(review("CREATE", secret, "shop", "carol", platform)).verdict.allowed);
+  json from_git = secret;
+  from_git["metadata"]["annotations"]["cairn.dev/commit"] = commit_a_;
+  json changed = from_git;
+  changed["data"] = {{"k", "dg=="}};
+  EXPECT_FALSE(policy_->decide(update(from_git, changed, "carol", platform)).verdict.allowed);
+  // The platform group is not a way around rule 3 for other kinds.
+  json cm = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "x"}}}};
+  EXPECT_FALSE(policy_->decide(review("CREATE", cm, "shop", "carol", platform)).verdict.allowed);
 }
 
 TEST_F(PolicyTest, AReleaseFollowsOnlyAllowedSourcesAndGatesOnTheSameRepository) {
