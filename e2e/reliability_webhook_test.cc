@@ -135,7 +135,7 @@ int established_to(int port) {
 
 // Four kinds of change, each with the answer the webhook must give:
 // a valid Pipeline created (allowed, /validate-cairn), an unstamped
-// ConfigMap created (denied, /validate: no provenance stamp), a Pipeline
+// ConfigMap created (denied, /validate: never in git), a Pipeline
 // whose steps form a cycle (denied, /validate-cairn), and the worker's
 // last valid Pipeline updated (allowed).
 enum class Op { kCreatePipeline, kCreateLooseConfigMap, kCreateCyclicPipeline, kUpdatePipeline };
@@ -244,7 +244,7 @@ class Load {
     const std::string msg = r.error().to_string();
     if (msg.find("failed calling webhook") != std::string::npos)
       return {Outcome::kFailedClosed, msg};
-    const std::string expect = op == Op::kCreateLooseConfigMap   ? "no provenance stamp"
+    const std::string expect = op == Op::kCreateLooseConfigMap   ? "was never in git"
                                : op == Op::kCreateCyclicPipeline ? "cycle"
                                                                  : "";
     if (!allow && msg.find("denied the request") != std::string::npos &&

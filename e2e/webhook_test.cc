@@ -241,8 +241,8 @@ spec:
 
   // Applied with the operator's identity: a person could not write them at
   // all; these are the checks on what the operator itself may apply.
-  const std::string apply = " --kubeconfig " + kubeconfig_for("cairn-operator", "") + " -n " +
-                            ns + " apply --server-side --force-conflicts -f -";
+  const std::string apply = " --kubeconfig " + kubeconfig_for("cairn-operator", "") + " -n " + ns +
+                            " apply --server-side --force-conflicts -f -";
   struct Case {
     std::string name, manifest, expect;
   } cases[] = {

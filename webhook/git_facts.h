@@ -74,7 +74,7 @@ class GitFacts {
   uint64_t fetches_ = 0;
   std::map<std::string, std::shared_ptr<std::mutex>> fetch_locks_;  // one fetch per repository
 
-  std::mutex mu_;  // guards the caches below
+  std::mutex mu_;                                     // guards the caches below
   std::unordered_map<std::string, bool> ancestry_;    // "url commit head" -> is ancestor
   std::unordered_map<std::string, bool> signatures_;  // "url commit keys-hash" -> valid
   // "url ref" -> the commit it pointed to, and the mirror's last fetch when

@@ -53,12 +53,12 @@ bool is_cairn_resource(const Review& r) {
 }
 
 KindClass classify(const Review& r) {
-  static const std::set<std::string> kFreeKinds = {
-      "/Event", "events.k8s.io/Event", "coordination.k8s.io/Lease",
-      "authorization.k8s.io/LocalSubjectAccessReview"};
+  static const std::set<std::string> kFreeKinds = {"/Event", "events.k8s.io/Event",
+                                                   "coordination.k8s.io/Lease",
+                                                   "authorization.k8s.io/LocalSubjectAccessReview"};
   static const std::set<std::string> kDerivedKinds = {
-      "/Pod",     "apps/ReplicaSet",  "apps/ControllerRevision", "/Endpoints",
-      "batch/Job", "discovery.k8s.io/EndpointSlice"};
+      "/Pod",       "apps/ReplicaSet", "apps/ControllerRevision",
+      "/Endpoints", "batch/Job",       "discovery.k8s.io/EndpointSlice"};
   const std::string gk = target_group_kind(r);
   if (kFreeKinds.contains(gk)) return KindClass::kFree;
   if (kDerivedKinds.contains(gk)) return KindClass::kDerived;

@@ -209,18 +209,18 @@ NamespaceInfo namespace_info_of(const json& ns) {
 std::shared_ptr<const ReleaseInfo> release_info_of(const json& obj) {
   const json& md = field(obj, "metadata");
   const std::string name = string_at(md, "name");
-  auto spec = api::parse_release_spec(obj.is_object() ? obj.value("spec", json::object()) : kEmpty,
-                                      name);
+  auto spec =
+      api::parse_release_spec(obj.is_object() ? obj.value("spec", json::object()) : kEmpty, name);
   if (!spec) return nullptr;
   auto info = std::make_shared<ReleaseInfo>();
   info->ns = string_at(md, "namespace");
   info->name = name;
   info->spec = std::move(*spec);
-  auto st = api::parse_release_status(obj.is_object() ? obj.value("status", json::object())
-                                                      : kEmpty);
+  auto st =
+      api::parse_release_status(obj.is_object() ? obj.value("status", json::object()) : kEmpty);
   if (st) {
-    for (const auto* c : {&st->desired_commit, &st->current_commit, &st->last_attempted_commit,
-                          &st->pinned_commit})
+    for (const auto* c :
+         {&st->desired_commit, &st->current_commit, &st->last_attempted_commit, &st->pinned_commit})
       if (!c->empty()) info->targets.insert(*c);
     info->current_commit = st->current_commit;
     for (const auto& h : st->history) info->history.push_back(h.commit);
@@ -271,7 +271,8 @@ struct Policy::Index {
 Policy::Policy(ClusterView& cluster, GitView& git, PolicyOptions opts)
     : cluster_(cluster), opts_(std::move(opts)), facts_(git, opts_.min_fetch_interval) {
   if (opts_.manifest_cache_entries == 0) opts_.manifest_cache_entries = 1;
-  for (const auto& f : opts_.controller_fields) controller_patterns_.push_back(PathPattern::parse(f));
+  for (const auto& f : opts_.controller_fields)
+    controller_patterns_.push_back(PathPattern::parse(f));
   for (const auto& [gk, fields] : opts_.ignore_fields)
     for (const auto& f : fields) ignore_patterns_[gk].push_back(PathPattern::parse(f));
 }
@@ -437,13 +438,13 @@ Decision Policy::decide_connect(const Request& q) {
   }
   Request q2 = q;
   q2.releases = cluster_.releases(r.ns);
-  return finish(q2, "exec",
-                {r.sub_resource + " into pod " + r.ns + "/" + r.name +
-                     " changes what runs outside git; in this namespace only members of group " +
-                     opts_.break_glass_group + " may do it",
-                 "Reproduce it from git (" + commit_to_any(q2.releases, r.ns) +
-                     "), or ask a member of " + opts_.break_glass_group +
-                     "; kubectl logs and port-forward stay open"});
+  return finish(
+      q2, "exec",
+      {r.sub_resource + " into pod " + r.ns + "/" + r.name +
+           " changes what runs outside git; in this namespace only members of group " +
+           opts_.break_glass_group + " may do it",
+       "Reproduce it from git (" + commit_to_any(q2.releases, r.ns) + "), or ask a member of " +
+           opts_.break_glass_group + "; kubectl logs and port-forward stay open"});
 }
 
 // --------------------------------------------------------------- operator
@@ -511,8 +512,9 @@ std::optional<Policy::Finding> Policy::check_changes(const Request& q,
     if (!ok) refused.push_back(std::move(c));
   }
   if (refused.empty()) return std::nullopt;
-  std::string target = q.r.sub_resource.empty() ? q.what : q.r.resource + "/" + q.r.sub_resource +
-                                                               " of " + q.r.ns + "/" + q.r.name;
+  std::string target = q.r.sub_resource.empty() ? q.what
+                                                : q.r.resource + "/" + q.r.sub_resource + " of " +
+                                                      q.r.ns + "/" + q.r.name;
   return Finding{target + ": " + join(refused) + " by " + quote(who) +
                      ", who may not change it: in this namespace only Cairn's operator changes "
                      "what runs, from git",
@@ -524,8 +526,9 @@ Decision Policy::decide_other(const Request& q) {
   const std::string glass_key(api::kBreakGlassAnnotation);
   const std::string glass_new = annotation(r.object, glass_key);
   const std::string glass_old = annotation(r.old_object, glass_key);
-  const bool glass_touched = has_annotation(r.object, glass_key) != has_annotation(r.old_object, glass_key) ||
-                             glass_new != glass_old;
+  const bool glass_touched =
+      has_annotation(r.object, glass_key) != has_annotation(r.old_object, glass_key) ||
+      glass_new != glass_old;
 
   // Break-glass: the group, with a reason on the object (or ending one).
   if (q.break_glass_member) {
@@ -545,17 +548,16 @@ Decision Policy::decide_other(const Request& q) {
     }
   }
   const std::string glass_hint =
-      q.break_glass_member
-          ? " (as a member of " + opts_.break_glass_group + ", set annotation " + glass_key +
-                "=<reason> on the object first)"
-          : "";
+      q.break_glass_member ? " (as a member of " + opts_.break_glass_group + ", set annotation " +
+                                 glass_key + "=<reason> on the object first)"
+                           : "";
 
   if (glass_touched && r.sub_resource.empty())
     return finish(q, "break-glass",
                   {"annotation " + glass_key + " on " + q.what + " may be set only by members of " +
                        opts_.break_glass_group + ", and " + quote(r.username) + " is not one",
-                   "Ask a member of " + opts_.break_glass_group + " to break glass; otherwise: " +
-                       q.remedy()});
+                   "Ask a member of " + opts_.break_glass_group +
+                       " to break glass; otherwise: " + q.remedy()});
 
   const KindClass kc = classify(r);
   if (r.sub_resource == "eviction" || (r.operation == "DELETE" && r.group_kind() == "/Pod"))
@@ -584,7 +586,8 @@ Decision Policy::decide_other(const Request& q) {
     if (auto it = ignore_patterns_.find(target_group_kind(r)); it != ignore_patterns_.end())
       ok.insert(ok.end(), it->second.begin(), it->second.end());
     if (auto f = check_changes(q, ok, r.username))
-      return finish(q, "scale", {f->problem + glass_hint, "Set spec.replicas in git. " + q.remedy()});
+      return finish(q, "scale",
+                    {f->problem + glass_hint, "Set spec.replicas in git. " + q.remedy()});
     return allowed("scale", q.mode);
   }
   if (!r.sub_resource.empty() && r.sub_resource != "ephemeralcontainers")
@@ -595,7 +598,8 @@ Decision Policy::decide_other(const Request& q) {
                        quote(r.username) + " is refused" + glass_hint,
                    "Change the workload that makes it in git. " + q.remedy()});
   std::vector<PathPattern> ok;
-  if (auto it = ignore_patterns_.find(r.group_kind()); it != ignore_patterns_.end()) ok = it->second;
+  if (auto it = ignore_patterns_.find(r.group_kind()); it != ignore_patterns_.end())
+    ok = it->second;
   if (auto f = check_changes(q, ok, r.username)) {
     f->problem += glass_hint;
     return finish(q, "diff", *f);
@@ -615,13 +619,13 @@ Decision Policy::decide_cairn_kind(const Request& q) {
   }
   const std::string kinds = is_release ? "Releases" : "Pipelines";
   if (r.operation != "UPDATE")
-    return finish(q, "cairn-kind",
-                  {q.what + ": " + kinds + " in this namespace come from git (a parent Release) " +
-                       "or from the platform group " + opts_.platform_group + "; " +
-                       quote(r.username) + " may not " +
-                       (r.operation == "CREATE" ? "create" : "delete") + " one",
-                   "Commit it to the repository of the parent Release, or ask the platform team. " +
-                       commit_to_any(q.releases, r.ns)});
+    return finish(
+        q, "cairn-kind",
+        {q.what + ": " + kinds + " in this namespace come from git (a parent Release) " +
+             "or from the platform group " + opts_.platform_group + "; " + quote(r.username) +
+             " may not " + (r.operation == "CREATE" ? "create" : "delete") + " one",
+         "Commit it to the repository of the parent Release, or ask the platform team. " +
+             commit_to_any(q.releases, r.ns)});
   // The operational handles stay open to whoever RBAC lets patch them.
   std::vector<PathPattern> handles = {
       PathPattern::parse("spec.suspend"),
@@ -658,8 +662,8 @@ std::optional<Policy::Finding> Policy::check_release_spec(const Request& q) {
   const json source = spec.is_object() ? spec.value("source", json::object()) : json::object();
   const std::string url = source.is_object() ? source.value("url", "") : "";
   if (q.ns.allowed_sources && !url.empty() && !source_allowed(*q.ns.allowed_sources, url))
-    return Finding{q.what + " follows " + quote(git::redact_url(url)) +
-                       ", which namespace " + r.ns + " does not allow (annotation " +
+    return Finding{q.what + " follows " + quote(git::redact_url(url)) + ", which namespace " +
+                       r.ns + " does not allow (annotation " +
                        std::string(api::kAllowedSourcesAnnotation) + ")",
                    "Use one of the allowed repositories, or ask the platform team to allow it"};
   if (r.kind != api::kReleaseKind) return std::nullopt;
@@ -791,9 +795,8 @@ std::optional<Policy::Finding> Policy::check_target(const Request& q, const Rele
                            commit_to(rel).substr(std::string("commit to ").size())};
       if (!target)
         return Finding{"commit " + short_sha(commit) + " in the stamp of " + what +
-                           " is older than " + short_sha(rel.current_commit) +
-                           ", which Release " + rel.key() +
-                           " deploys: an older commit is not its target",
+                           " is older than " + short_sha(rel.current_commit) + ", which Release " +
+                           rel.key() + " deploys: an older commit is not its target",
                        "Roll back with kubectl cairn rollback (annotation " +
                            std::string(api::kRollbackToAnnotation) +
                            ", a commit from status.history), or revert in git"};
@@ -812,8 +815,10 @@ std::optional<Policy::Finding> Policy::check_target(const Request& q, const Rele
       return Finding{"commit " + short_sha(commit) + " in the stamp of " + what +
                          " is not signed by a key in spec.source.verify.signersSecretRef of "
                          "Release " +
-                         rel.key() + (!valid ? " (" + valid.error() + ")" :
-                                      status == "valid" ? "" : " (" + status + ")"),
+                         rel.key() +
+                         (!valid              ? " (" + valid.error() + ")"
+                          : status == "valid" ? ""
+                                              : " (" + status + ")"),
                      "Sign the commit with a trusted key and " + commit_to(rel)};
   }
 

@@ -97,8 +97,8 @@ NamespaceInfo namespace_info_of(const json& ns_object);
 struct ReleaseInfo {
   std::string ns, name;
   api::ReleaseSpec spec;
-  std::set<std::string> targets;  // desired, current, last attempted, pinned, rollback-to
-  std::string current_commit;     // status.currentCommit (deployed and healthy)
+  std::set<std::string> targets;     // desired, current, last attempted, pinned, rollback-to
+  std::string current_commit;        // status.currentCommit (deployed and healthy)
   std::vector<std::string> history;  // status.history commits, newest first
   std::string key() const { return ns + "/" + name; }
 };
@@ -154,7 +154,7 @@ struct PolicyOptions {
   // Kubernetes' own components: they write the derived kinds and the fields
   // of governed objects that controllers own (controller_fields).
   std::set<std::string> component_users = {"system:kube-controller-manager",
-                                            "system:kube-scheduler"};
+                                           "system:kube-scheduler"};
   std::set<std::string> component_groups = {"system:nodes", "system:serviceaccounts:kube-system"};
   // Fields of governed objects a component may change, any kind
   // (manifest::PathPattern spelling).

@@ -204,11 +204,12 @@ kube::json WebhookProcess::configuration(const std::string& name, const std::str
   namespaces.erase("namespaceSelector");
   namespaces["objectSelector"] = {
       {"matchExpressions", json::array({{{"key", "cairn.dev/enforce"}, {"operator", "Exists"}}})}};
-  return {{"apiVersion", "admissionregistration.k8s.io/v1"},
-          {"kind", "ValidatingWebhookConfiguration"},
-          {"metadata", {{"name", name}}},
-          {"webhooks", json::array({hook("provenance.cairn.dev", "/validate", governed),
-                                    hook("specs.cairn.dev", "/validate-cairn", cairn), namespaces})}};
+  return {
+      {"apiVersion", "admissionregistration.k8s.io/v1"},
+      {"kind", "ValidatingWebhookConfiguration"},
+      {"metadata", {{"name", name}}},
+      {"webhooks", json::array({hook("provenance.cairn.dev", "/validate", governed),
+                                hook("specs.cairn.dev", "/validate-cairn", cairn), namespaces})}};
 }
 
 void WebhookProcess::register_with_apiserver(const std::string& name, const std::string& probe_ns) {

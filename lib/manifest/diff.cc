@@ -47,8 +47,7 @@ struct Differ {
 
   static bool equal_scalars(const json& a, const json& b) {
     if (a.is_number() && b.is_number()) {
-      if (a.is_number_float() || b.is_number_float())
-        return a.get<double>() == b.get<double>();
+      if (a.is_number_float() || b.is_number_float()) return a.get<double>() == b.get<double>();
       if (a.is_number_unsigned() && b.is_number_unsigned())
         return a.get<std::uint64_t>() == b.get<std::uint64_t>();
       if (a.is_number_unsigned() || b.is_number_unsigned()) {
@@ -183,10 +182,10 @@ PathPattern PathPattern::parse(std::string_view text) {
       std::string inner(text.substr(i + 1, end - i - 1));
       if (inner.size() >= 2 && inner.front() == '"' && inner.back() == '"')
         inner = inner.substr(1, inner.size() - 2);
-      bool index = inner == "*" || (!inner.empty() && std::all_of(inner.begin(), inner.end(),
-                                                                   [](unsigned char ch) {
-                                                                     return std::isdigit(ch) != 0;
-                                                                   }));
+      bool index = inner == "*" ||
+                   (!inner.empty() && std::all_of(inner.begin(), inner.end(), [](unsigned char ch) {
+                     return std::isdigit(ch) != 0;
+                   }));
       p.segments.push_back(index ? "[" + inner + "]" : inner);
       i = end;
     } else {

@@ -45,8 +45,7 @@ struct Change {
 };
 
 // At most `max` changes, in key order (the rest are not looked for).
-std::vector<Change> diff(const cairn::json& before, const cairn::json& after,
-                         std::size_t max = 64);
+std::vector<Change> diff(const cairn::json& before, const cairn::json& after, std::size_t max = 64);
 
 // A path pattern: segments where "*" matches any one segment (a key or an
 // index) and a final "**" matches any rest (including none). Written as

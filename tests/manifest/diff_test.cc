@@ -23,15 +23,14 @@ TEST(Diff, SameObjectHasNoChange) {
 TEST(Diff, AddedRemovedAndChangedKeys) {
   json a = {{"data", {{"a", "1"}, {"b", "2"}}}};
   json b = {{"data", {{"b", "3"}, {"c", "4"}}}};
-  EXPECT_EQ(paths(diff(a, b)),
-            (std::vector<std::string>{"data.a was removed", "data.b was changed",
-                                      "data.c was added"}));
+  EXPECT_EQ(paths(diff(a, b)), (std::vector<std::string>{"data.a was removed", "data.b was changed",
+                                                         "data.c was added"}));
 }
 
 TEST(Diff, AMappingAddedWholeIsReportedKeyByKey) {
   json a = {{"metadata", {{"name", "x"}}}};
-  json b = {{"metadata",
-             {{"name", "x"}, {"annotations", {{"deployment.kubernetes.io/revision", "1"}}}}}};
+  json b = {
+      {"metadata", {{"name", "x"}, {"annotations", {{"deployment.kubernetes.io/revision", "1"}}}}}};
   EXPECT_EQ(paths(diff(a, b)),
             (std::vector<std::string>{
                 "metadata.annotations[\"deployment.kubernetes.io/revision\"] was added"}));

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 
@@ -577,8 +577,7 @@ TEST_F(PolicyTest, DerivedKindsComeOnlyFromKubernetesControllers) {
   rs2["spec"]["template"]["spec"]["containers"][0]["image"] = "b";
   d = policy_->decide(update(rs, rs2));
   ASSERT_FALSE(d.verdict.allowed);
-  EXPECT_NE(message(d).find("managed by Kubernetes' controllers"), std::string::npos)
-      << message(d);
+  EXPECT_NE(message(d).find("managed by Kubernetes' controllers"), std::string::npos) << message(d);
   // Deleting a Pod restarts it as its controller describes it.
   EXPECT_TRUE(policy_->decide(review("DELETE", pod)).verdict.allowed);
 }
@@ -623,8 +622,7 @@ TEST_F(PolicyTest, ControllersChangeOnlyTheFieldsTheyOwnOnObjectsFromGit) {
   // The token controller adds a token Secret to a ServiceAccount.
   json sa = {{"apiVersion", "v1"},
              {"kind", "ServiceAccount"},
-             {"metadata",
-              {{"name", "app"}, {"annotations", {{"cairn.dev/commit", commit_a_}}}}}};
+             {"metadata", {{"name", "app"}, {"annotations", {{"cairn.dev/commit", commit_a_}}}}}};
   json sa2 = sa;
   sa2["secrets"] = {{{"name", "app-token-x"}}};
   EXPECT_TRUE(policy_->decide(update(sa, sa2, kcm, {})).verdict.allowed);
@@ -704,21 +702,21 @@ TEST_F(PolicyTest, NamespaceLabelsAreThePlatformsToChange) {
   auto d = policy_->decide(req("UPDATE", deny, ns({}), {}));
   ASSERT_FALSE(d.verdict.allowed);
   EXPECT_NE(message(d).find("cairn.dev/enforce"), std::string::npos) << message(d);
-  EXPECT_FALSE(
-      policy_->decide(req("UPDATE", deny, ns({{"cairn.dev/enforce", "audit"}}), {})).verdict.allowed);
+  EXPECT_FALSE(policy_->decide(req("UPDATE", deny, ns({{"cairn.dev/enforce", "audit"}}), {}))
+                   .verdict.allowed);
   EXPECT_TRUE(policy_->decide(req("UPDATE", deny, ns({}), {"cairn:platform"})).verdict.allowed);
   // Posing as an exempt namespace.
-  d = policy_->decide(req(
-      "UPDATE", deny,
-      ns({{"cairn.dev/enforce", "deny"}, {"kubernetes.io/metadata.name", "kube-system"}}), {}));
+  d = policy_->decide(
+      req("UPDATE", deny,
+          ns({{"cairn.dev/enforce", "deny"}, {"kubernetes.io/metadata.name", "kube-system"}}), {}));
   ASSERT_FALSE(d.verdict.allowed);
   EXPECT_NE(message(d).find("kubernetes.io/metadata.name"), std::string::npos) << message(d);
-  EXPECT_TRUE(policy_
-                  ->decide(req("UPDATE", deny,
-                               ns({{"cairn.dev/enforce", "deny"},
-                                   {"kubernetes.io/metadata.name", "shop"}}),
-                               {}))
-                  .verdict.allowed);
+  EXPECT_TRUE(
+      policy_
+          ->decide(req("UPDATE", deny,
+                       ns({{"cairn.dev/enforce", "deny"}, {"kubernetes.io/metadata.name", "shop"}}),
+                       {}))
+          .verdict.allowed);
   // Deleting a governed namespace that holds Releases.
   Review del = req("DELETE", deny, json(), {});
   del.object = nullptr;
@@ -742,8 +740,8 @@ TEST_F(PolicyTest, ReleasesAndPipelinesComeFromGitOrThePlatform) {
   auto d = policy_->decide(review("CREATE", rel));
   ASSERT_FALSE(d.verdict.allowed);
   EXPECT_NE(message(d).find("come from git"), std::string::npos) << message(d);
-  EXPECT_TRUE(policy_->decide(review("CREATE", rel, "shop", "carol", {"cairn:platform"}))
-                  .verdict.allowed);
+  EXPECT_TRUE(
+      policy_->decide(review("CREATE", rel, "shop", "carol", {"cairn:platform"})).verdict.allowed);
   // The operational handles stay open.
   json suspended = rel;
   suspended["spec"]["suspend"] = true;
