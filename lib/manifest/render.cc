@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <sstream>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 
 #include "api/names.h"
 #include "manifest/kinds.h"
+#include "manifest/kustomize.h"
 #include "manifest/yaml.h"
 
 namespace cairn::manifest {
@@ -28,6 +30,7 @@ struct Located {
   int item = -1;         // index in a List's items, -1 when not from a List
   int line = 0;
   int rank = 0;
+  std::size_t seq = 0;  // order of arrival: a kustomization's output order
   json object;
 };
 
@@ -211,6 +214,7 @@ struct Renderer {
     l.item = item;
     l.line = line;
     l.rank = apply_rank(kind_s);
+    l.seq = objects.size();
     l.object = std::move(obj);
     objects.push_back(std::move(l));
     if (objects.size() > in.max_documents) {
@@ -354,10 +358,15 @@ std::string identity(const api::InventoryEntry& e) {
 
 std::string identity(const json& obj) { return identity(inventory_entry(obj)); }
 
-std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) {
+namespace {
+
+std::expected<Rendered, std::vector<RenderError>> finish(Renderer& r);
+
+std::expected<Rendered, std::vector<RenderError>> render_files(
+    const RenderInput& in, const std::vector<git::File>& files) {
   Renderer r{in, {}, {}, {}, 0, false};
   std::size_t bytes = 0;
-  for (const auto& f : in.files) {
+  for (const auto& f : files) {
     if (!is_manifest_file(f.path)) continue;
     r.files.push_back(&f);
     bytes += f.content.size();
@@ -405,7 +414,35 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
     }
   }
   if (r.too_many) return std::unexpected(std::move(r.errors));
+  return finish(r);
+}
 
+// The objects of a kustomization, validated and stamped like plain
+// manifests; cairn.dev/path names the file each came from.
+std::expected<Rendered, std::vector<RenderError>> render_kustomization(const RenderInput& in,
+                                                                       const std::string& dir) {
+  KustomizeOptions opts;
+  opts.max_documents = in.max_documents;
+  opts.max_bytes = in.max_bytes;
+  opts.max_file_bytes = in.max_file_bytes;
+  auto built = kustomize_build(*in.tree, dir, opts);
+  if (!built) return std::unexpected(std::move(built.error()));
+  std::deque<git::File> sources;  // the Renderer keeps pointers: a deque keeps them valid
+  std::map<std::string, std::size_t> index;
+  Renderer r{in, {}, {}, {}, 0, false};
+  for (auto& k : *built) {
+    auto [it, added] = index.emplace(k.file, r.files.size());
+    if (added) {
+      sources.push_back({k.file, ""});
+      r.files.push_back(&sources.back());
+    }
+    r.object(it->second, -1, -1, 0, std::move(k.object));
+    if (r.too_many) return std::unexpected(std::move(r.errors));
+  }
+  return finish(r);
+}
+
+std::expected<Rendered, std::vector<RenderError>> finish(Renderer& r) {
   // Duplicates, in file and document order: the later one is the error.
   std::map<std::string, const Located*> seen;
   for (const Located& l : r.objects) {
@@ -433,13 +470,30 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
   }
 
   std::stable_sort(r.objects.begin(), r.objects.end(), [&](const Located& a, const Located& b) {
-    return std::tie(a.rank, r.files[a.file]->path, a.document, a.item) <
-           std::tie(b.rank, r.files[b.file]->path, b.document, b.item);
+    return std::tie(a.rank, r.files[a.file]->path, a.document, a.item, a.seq) <
+           std::tie(b.rank, r.files[b.file]->path, b.document, b.item, b.seq);
   });
   Rendered out;
   out.objects.reserve(r.objects.size());
   for (auto& l : r.objects) out.objects.push_back(std::move(l.object));
   return out;
+}
+
+}  // namespace
+
+std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) {
+  if (!in.tree) return render_files(in, in.files);
+  auto dir = join_path("", in.path);
+  if (!dir) {
+    return std::unexpected(std::vector<RenderError>{
+        {"", -1, 0, 0, "spec.path \"" + in.path + "\" climbs above the repository root"}});
+  }
+  auto kfile = find_kustomization(*in.tree, *dir);
+  if (!kfile) return std::unexpected(std::vector<RenderError>{{*dir, -1, 0, 0, kfile.error()}});
+  if (*kfile) return render_kustomization(in, *dir);
+  auto files = in.tree->files_under(*dir);
+  if (!files) return std::unexpected(std::vector<RenderError>{{*dir, -1, 0, 0, files.error()}});
+  return render_files(in, *files);
 }
 
 }  // namespace cairn::manifest

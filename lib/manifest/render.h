@@ -65,6 +65,7 @@
 #include "git/git.h"
 #include "json/json.h"
 #include "manifest/kinds.h"
+#include "manifest/tree.h"
 
 namespace cairn::manifest {
 
@@ -86,6 +87,12 @@ struct RenderInput {
   // Every file under spec.path at the commit; files that are not *.yaml,
   // *.yml or *.json are ignored.
   std::vector<git::File> files;
+  // When set, the render reads through this tree instead of `files`: the
+  // directory `path` (spec.path) is built with kustomize_build when it holds
+  // a kustomization (cairn.dev/path is then the file each object came from),
+  // else its manifest files are read as above. `files` is then unused.
+  const FileTree* tree = nullptr;
+  std::string path;
   std::size_t max_documents = 5000;            // objects, after Lists are expanded
   std::size_t max_bytes = kMaxBytes;           // total size of the manifest files
   std::size_t max_file_bytes = kMaxFileBytes;  // size of one manifest file
