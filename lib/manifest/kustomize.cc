@@ -1619,6 +1619,156 @@ class Builder {
   std::size_t bytes_ = 0;
 };
 
+// ---- YAML output, as Kustomize (go-yaml v3 through kyaml) writes it ----
+
+// Whether a string can be written plain: it reads back as the same string
+// (not a number, boolean or null, also under YAML 1.1, which Kustomize's
+// readers use) and has none of YAML's indicators where they matter.
+bool plain_ok(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
+  static const std::string kFirst = "-?:,[]{}#&*!|>'\"%@`";
+  if (kFirst.find(s.front()) != std::string::npos &&
+      !(s.front() == '-' && s.size() > 1 && s[1] != ' ' && s[1] != '-' &&
+        !std::isdigit(static_cast<unsigned char>(s[1])) && s[1] != '.')) {
+    return false;
+  }
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return false;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') return false;
+  }
+  static const std::set<std::string> kYaml11 = {"y",  "Y",   "yes", "Yes", "YES", "n",
+                                                "N",  "no",  "No",  "NO",  "on",  "On",
+                                                "ON", "off", "Off", "OFF"};
+  if (kYaml11.contains(s)) return false;
+  YamlDocuments d = parse_yaml(s);
+  return !d.error && d.documents.size() == 1 && d.documents[0].value.is_string() &&
+         d.documents[0].value.get<std::string>() == s;
+}
+
+std::string double_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string scalar_yaml(const json& v) {
+  if (v.is_null()) return "null";
+  if (!v.is_string()) return v.dump();
+  const std::string s = v.get<std::string>();
+  if (plain_ok(s)) return s;
+  // Single quotes when the string only needs to be kept from being read as
+  // something else or contains indicators; double when it has to escape.
+  const bool printable = std::none_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == '\x7f';
+  });
+  YamlDocuments d = parse_yaml(s);
+  const bool other_type = !d.error && d.documents.size() == 1 && !d.documents[0].value.is_string();
+  if (printable && !other_type && !s.empty()) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  }
+  return double_quoted(s);
+}
+
+void emit_yaml(const json& v, int indent, std::string& out);
+
+void emit_block_string(const std::string& s, int indent, std::string& out) {
+  std::size_t trailing = 0;
+  while (trailing < s.size() && s[s.size() - 1 - trailing] == '\n') ++trailing;
+  out += trailing == 0 ? "|-" : trailing == 1 ? "|" : "|+";
+  if (!s.empty() && s.front() == ' ') out += "2";
+  out += '\n';
+  const std::string body = s.substr(0, s.size() - (trailing > 0 ? 1 : 0));
+  for (const auto& line : split(body, '\n')) {
+    if (!line.empty()) out += std::string(static_cast<std::size_t>(indent), ' ') + line;
+    out += '\n';
+  }
+}
+
+bool is_block_string(const json& v) {
+  if (!v.is_string()) return false;
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.find('\n') == std::string::npos) return false;
+  // go-yaml falls back to quoting for text a literal block cannot hold.
+  for (const auto& line : split(s, '\n')) {
+    if (!line.empty() && (line.back() == ' ' || line.back() == '\t')) return false;
+  }
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == '\x7f';
+  });
+}
+
+void emit_value_after_key(const json& v, int indent, std::string& out) {
+  if (v.is_object() && !v.empty()) {
+    out += '\n';
+    emit_yaml(v, indent + 2, out);
+  } else if (v.is_array() && !v.empty()) {
+    out += '\n';
+    emit_yaml(v, indent, out);  // Kustomize does not indent a list under its key
+  } else if (is_block_string(v)) {
+    out += ' ';
+    emit_block_string(v.get<std::string>(), indent + 2, out);
+  } else {
+    out += ' ';
+    out += v.is_object() ? "{}" : v.is_array() ? "[]" : scalar_yaml(v);
+    out += '\n';
+  }
+}
+
+void emit_yaml(const json& v, int indent, std::string& out) {
+  const std::string pad(static_cast<std::size_t>(indent), ' ');
+  if (v.is_object()) {
+    for (const auto& [k, e] : v.items()) {
+      out += pad + scalar_yaml(json(k)) + ":";
+      emit_value_after_key(e, indent, out);
+    }
+    return;
+  }
+  if (v.is_array()) {
+    for (const auto& e : v) {
+      out += pad + "-";
+      if (e.is_object() && !e.empty()) {
+        // The first key on the dash's line, the others under it.
+        std::string inner;
+        emit_yaml(e, indent + 2, inner);
+        out += " " + inner.substr(static_cast<std::size_t>(indent) + 2);
+      } else if (e.is_array() && !e.empty()) {
+        std::string inner;
+        emit_yaml(e, indent + 2, inner);
+        out += " " + inner.substr(static_cast<std::size_t>(indent) + 2);
+      } else if (is_block_string(e)) {
+        out += ' ';
+        emit_block_string(e.get<std::string>(), indent + 2, out);
+      } else {
+        out += " " +
+               (e.is_object()  ? std::string("{}")
+                : e.is_array() ? std::string("[]")
+                               : scalar_yaml(e)) +
+               "\n";
+      }
+    }
+    return;
+  }
+  out += pad + scalar_yaml(v) + "\n";
+}
+
 }  // namespace
 
 std::expected<std::optional<std::string>, std::string> find_kustomization(const FileTree& tree,
@@ -1707,6 +1857,15 @@ std::expected<std::vector<KObject>, std::vector<RenderError>> kustomize_build(
   std::vector<KObject> out;
   out.reserve(acc.size());
   for (auto& r : acc) out.push_back({std::move(r.obj), std::move(r.file)});
+  return out;
+}
+
+std::string to_yaml(const std::vector<KObject>& objects) {
+  std::string out;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (i) out += "---\n";
+    emit_yaml(objects[i].object, 0, out);
+  }
   return out;
 }
 

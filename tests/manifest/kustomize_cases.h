@@ -96,6 +96,84 @@ inline std::vector<TreeCase> hand_cases() {
          "/metadata/annotations\n      value: {x: z}\n"},
         {"k/d.yaml", deployment("d", "cm", "s", "nginx")}},
        "k"});
+  const std::string d = deployment("web", "cfg", "pw", "nginx:1.0");
+  cases.push_back(
+      {"images_labels_annotations",
+       {{"k/kustomization.yaml",
+         "resources: [d.yaml]\nimages:\n- {name: nginx, newName: reg.io/nginx, newTag: '1.27'}\n"
+         "- {name: busybox, digest: 'sha256:abc'}\n- {name: 'reg.io:5000/x', newTag: v2}\n"
+         "labels:\n- pairs: {a: '1'}\n- pairs: {b: '2'}\n  includeTemplates: true\n- pairs: {c: "
+         "'3'}\n  includeSelectors: true\ncommonAnnotations: {note: nn}\n"},
+        {"k/d.yaml", d + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  "
+                         "initContainers: [{name: i, image: 'busybox:1@sha256:old'}]\n  "
+                         "containers:\n  - {name: a, image: nginx}\n  - {name: b, image: "
+                         "'reg.io:5000/x:v1'}\n  - {name: c, image: nginxx}\n---\napiVersion: "
+                         "batch/v1\nkind: CronJob\nmetadata: {name: cj}\nspec:\n  schedule: '* * "
+                         "* * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n"
+                         "          containers: [{name: j, image: nginx}]\n"}},
+       "k"});
+  cases.push_back(
+      {"generator_merge_replace_fifo",
+       {{"base/kustomization.yaml",
+         "resources: [d.yaml]\nconfigMapGenerator:\n- name: cfg\n  literals: [a=1, b=2]\n- name: "
+         "other\n  literals: [x=1]\nsecretGenerator:\n- name: pw\n  literals: [k=v]\n"},
+        {"base/d.yaml", d},
+        {"k/kustomization.yaml",
+         "resources: [../base]\nsortOptions: {order: fifo}\nnamePrefix: p-\nconfigMapGenerator:\n"
+         "- name: cfg\n  behavior: merge\n  literals: [b=3, c=4]\n- name: other\n  behavior: "
+         "replace\n  literals: [z=9]\nsecretGenerator:\n- name: pw\n  behavior: merge\n  "
+         "literals: [k2=v2]\n  options: {labels: {l: x}}\n"}},
+       "k"});
+  cases.push_back(
+      {"patch_kinds",
+       {{"k/kustomization.yaml",
+         "resources: [d.yaml, r.yaml]\npatches:\n- path: p.yaml\n- target: {group: apps, "
+         "version: v1, kind: Deployment, name: 'w.*'}\n  patch: |-\n    - op: add\n      path: "
+         "/spec/template/spec/containers/0/args\n      value: [--x]\n- target: {kind: "
+         "ConfigMap, labelSelector: 'tier in (a,b),!skip', annotationSelector: 'note=yes'}\n  "
+         "patch: |-\n    - {op: add, path: /data/p, value: 'q'}\n- patch: |-\n    apiVersion: "
+         "v1\n    kind: ConfigMap\n    metadata: {name: gone}\n    $patch: delete\n"
+         "patchesStrategicMerge:\n- |-\n  apiVersion: apps/v1\n  kind: Deployment\n  metadata: "
+         "{name: web}\n  spec: {paused: true}\npatchesJson6902:\n- target: {group: apps, version: "
+         "v1, kind: Deployment, name: web}\n  patch: '[{\"op\": \"remove\", \"path\": "
+         "\"/spec/paused\"}]'\n"},
+        {"k/d.yaml", d},
+        {"k/p.yaml",
+         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n"
+         "    spec:\n      containers:\n      - name: side\n        image: busybox\n      - name: "
+         "main\n        image: nginx:2\n"},
+        {"k/r.yaml",
+         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {tier: a}, annotations: "
+         "{note: 'yes'}}\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, "
+         "labels: {tier: b, skip: 'y'}, annotations: {note: 'yes'}}\ndata: {}\n---\napiVersion: "
+         "v1\nkind: ConfigMap\nmetadata: {name: c, labels: {tier: a}}\ndata: {}\n---\napiVersion: "
+         "v1\nkind: ConfigMap\nmetadata: {name: gone}\n"}},
+       "k"});
+  cases.push_back(
+      {"components_and_diamond",
+       {{"base/kustomization.yaml",
+         "resources: [d.yaml]\nconfigMapGenerator: [{name: cfg, literals: [a=1]}]\n"},
+        {"base/d.yaml", d},
+        {"comp/kustomization.yaml",
+         "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: "
+         "[extra.yaml]\ncommonLabels: {feature: 'on'}\nsecretGenerator: [{name: pw, literals: "
+         "[p=1]}]\n"},
+        {"comp/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\n"},
+        {"a/kustomization.yaml",
+         "resources: [../base]\nnamePrefix: a-\nnamespace: na\ncomponents: [../comp]\n"},
+        {"b/kustomization.yaml", "resources: [../base]\nnamePrefix: b-\nnamespace: nb\n"},
+        {"k/kustomization.yaml", "resources: [../a, ../b]\ncommonLabels: {top: t}\n"}},
+       "k"});
+  cases.push_back(
+      {"refusals_agree",
+       {{"k/kustomization.yaml", "resources: [../other/d.yaml]\n"}, {"other/d.yaml", d}},
+       "k"});
+  cases.push_back({"smp_without_match_fails",
+                   {{"k/kustomization.yaml",
+                     "resources: [d.yaml]\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: "
+                     "ConfigMap\n    metadata: {name: nope}\n"},
+                    {"k/d.yaml", d}},
+                   "k"});
   return cases;
 }
 

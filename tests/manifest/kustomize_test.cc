@@ -195,7 +195,7 @@ TEST(Kustomize, GeneratorSourcesAndOptions) {
                      "generatorOptions: {labels: {g: '1'}, disableNameSuffixHash: true}\n"
                      "configMapGenerator:\n- name: cm\n  files: [conf.ini, k2=sub/other.txt]\n"
                      "  envs: [a.env]\n  literals: [\"q='quoted'\"]\n  options: {annotations: {x: "
-                     "y}, immutable: true}\n"},
+                     "z}, immutable: true}\n"},
                     {"app/conf.ini", "[s]\nk=v\n"},
                     {"app/sub/other.txt", "other"},
                     {"app/a.env", "# c\nA=1\n\nB = 2\n"}});
@@ -203,7 +203,7 @@ TEST(Kustomize, GeneratorSourcesAndOptions) {
   const json& cm = out[0].object;
   EXPECT_EQ(cm["metadata"]["name"], "cm");
   EXPECT_EQ(cm["metadata"]["labels"], yaml("{g: '1'}"));
-  EXPECT_EQ(cm["metadata"]["annotations"], yaml("{x: y}"));
+  EXPECT_EQ(cm["metadata"]["annotations"], yaml("{x: z}"));
   EXPECT_EQ(cm["immutable"], true);
   EXPECT_EQ(cm["data"], yaml("{conf.ini: \"[s]\\nk=v\\n\", k2: other, A: '1', 'B ': ' 2', q: "
                              "quoted}"));
