@@ -1624,12 +1624,18 @@ class Builder {
 // Whether a string can be written plain: it reads back as the same string
 // (not a number, boolean or null, also under YAML 1.1, which Kustomize's
 // readers use) and has none of YAML's indicators where they matter.
+bool is_yaml11_bool(const std::string& s) {
+  static const std::set<std::string> kYaml11 = {"y",  "Y",   "yes", "Yes", "YES", "n",
+                                                "N",  "no",  "No",  "NO",  "on",  "On",
+                                                "ON", "off", "Off", "OFF"};
+  return kYaml11.contains(s);
+}
+
 bool plain_ok(const std::string& s) {
   if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
   static const std::string kFirst = "-?:,[]{}#&*!|>'\"%@`";
   if (kFirst.find(s.front()) != std::string::npos &&
-      !(s.front() == '-' && s.size() > 1 && s[1] != ' ' && s[1] != '-' &&
-        !std::isdigit(static_cast<unsigned char>(s[1])) && s[1] != '.')) {
+      !(s.front() == '-' && s.size() > 1 && s[1] != ' ' && !s.starts_with("---"))) {
     return false;
   }
   if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return false;
@@ -1639,7 +1645,7 @@ bool plain_ok(const std::string& s) {
   static const std::set<std::string> kYaml11 = {"y",  "Y",   "yes", "Yes", "YES", "n",
                                                 "N",  "no",  "No",  "NO",  "on",  "On",
                                                 "ON", "off", "Off", "OFF"};
-  if (kYaml11.contains(s)) return false;
+  if (is_yaml11_bool(s)) return false;
   YamlDocuments d = parse_yaml(s);
   return !d.error && d.documents.size() == 1 && d.documents[0].value.is_string() &&
          d.documents[0].value.get<std::string>() == s;
@@ -1672,13 +1678,14 @@ std::string scalar_yaml(const json& v) {
   if (!v.is_string()) return v.dump();
   const std::string s = v.get<std::string>();
   if (plain_ok(s)) return s;
-  // Single quotes when the string only needs to be kept from being read as
-  // something else or contains indicators; double when it has to escape.
+  // Double quotes for what would read as another type (go-yaml's choice),
+  // and for escapes; single quotes for indicators.
   const bool printable = std::none_of(s.begin(), s.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == '\x7f';
   });
   YamlDocuments d = parse_yaml(s);
-  const bool other_type = !d.error && d.documents.size() == 1 && !d.documents[0].value.is_string();
+  const bool other_type = is_yaml11_bool(s) || (!d.error && d.documents.size() == 1 &&
+                                                !d.documents[0].value.is_string());
   if (printable && !other_type && !s.empty()) {
     std::string out = "'";
     for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);

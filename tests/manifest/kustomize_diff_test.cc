@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -68,7 +69,13 @@ std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
 // Empty when C++ and Kustomize agree, else what differs.
 std::string compare(const TreeCase& c, const fs::path& root) {
   const fs::path dir = write_tree(c, root);
-  const Oracle o = run("kubectl kustomize " + shell_quote((dir / c.dir).string()) + " 2>&1");
+  // Kustomize's warnings (deprecated fields) go to stderr, kept apart.
+  Oracle o = run("kubectl kustomize " + shell_quote((dir / c.dir).string()) + " 2>" +
+                 shell_quote((dir / "stderr").string()));
+  if (o.status != 0) {
+    std::ifstream err(dir / "stderr");
+    o.out.assign(std::istreambuf_iterator<char>(err), {});
+  }
   MemoryTree tree;
   for (const auto& [p, content] : c.files) tree.add(p, content);
   auto ours = kustomize_build(tree, c.dir);
@@ -77,7 +84,15 @@ std::string compare(const TreeCase& c, const fs::path& root) {
     return "kustomize failed but we did not: " + o.out.substr(0, 400);
   }
   if (!ours) return "we failed: " + to_string(ours.error());
-  if (to_yaml(*ours) == o.out) ++identical_yaml;
+  if (const std::string y = to_yaml(*ours); y == o.out) {
+    ++identical_yaml;
+  } else if (std::getenv("KUSTOMIZE_DIFF_SHOW_YAML")) {
+    std::size_t at = 0;
+    while (at < y.size() && at < o.out.size() && y[at] == o.out[at]) ++at;
+    std::fprintf(stderr, "%s: YAML differs at byte %zu:\n  ours:      %s\n  kustomize: %s\n",
+                 c.name.c_str(), at, y.substr(at > 60 ? at - 60 : 0, 120).c_str(),
+                 o.out.substr(at > 60 ? at - 60 : 0, 120).c_str());
+  }
   YamlDocuments docs = parse_yaml(o.out);
   if (docs.error) return "cannot parse kustomize's output: " + docs.error->message;
   std::vector<json> want;
