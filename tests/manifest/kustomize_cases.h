@@ -203,13 +203,13 @@ inline TreeCase random_case(std::uint32_t seed) {
               "-cfg\n  literals: [LEVEL=" + std::to_string(pick(5)) + ", NAME=app" +
               std::to_string(a) + "]\n";
   }
+  if (coin()) {
+    c.files["base/settings.env"] = "A=1\n# comment\nB=two words\n";
+    base_k += "- name: settings\n  envs: [settings.env]\n";
+  }
   base_k +=
       "secretGenerator:\n- name: creds\n  literals: [k=s3cr3t" + std::to_string(pick(9)) + "]\n";
   if (coin()) base_k += "commonLabels: {tier: backend}\n";
-  if (coin()) c.files["base/settings.env"] = "A=1\n# comment\nB=two words\n";
-  if (c.files.contains("base/settings.env")) {
-    base_k += "- name: settings\n  envs: [settings.env]\n";
-  }
   c.files["base/kustomization.yaml"] = base_k;
 
   const bool component = coin();

@@ -80,7 +80,13 @@ std::string compare(const TreeCase& c, const fs::path& root) {
   for (const auto& [p, content] : c.files) tree.add(p, content);
   auto ours = kustomize_build(tree, c.dir);
   if (o.status != 0) {
-    if (!ours) return "";  // both refuse
+    if (!ours) {  // both refuse
+      if (std::getenv("KUSTOMIZE_DIFF_SHOW_YAML")) {
+        std::fprintf(stderr, "%s: both refuse:\n  ours:      %s\n  kustomize: %s\n", c.name.c_str(),
+                     to_string(ours.error()).c_str(), o.out.c_str());
+      }
+      return "";
+    }
     return "kustomize failed but we did not: " + o.out.substr(0, 400);
   }
   if (!ours) return "we failed: " + to_string(ours.error());
