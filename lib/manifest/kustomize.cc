@@ -718,6 +718,7 @@ class Builder {
     for (const char* field : {"configMapGenerator", "secretGenerator"}) {
       if (auto r = generators(dir, kfile, k, field, acc); !r) return r;
     }
+    if (auto r = check_duplicates(acc, kfile); !r) return r;
     return transform(dir, kfile, k, acc);
   }
 
@@ -728,15 +729,27 @@ class Builder {
     return &*it;
   }
 
-  Result<> add_resource(Resources& acc, Res r, const std::string& kfile, const std::string& field) {
-    for (const auto& e : acc) {
-      if (e.kind() == r.kind() && e.group() == r.group() && e.name() == r.name() &&
-          e.ns() == r.ns()) {
-        return fail(kfile, field + ": " + r.kind() + " " + r.name() + " (from " + r.file +
-                               ") is already defined (in " + e.file +
-                               "); Kustomize refuses the same object twice");
-      }
+  // Kustomize refuses the same object twice in one kustomization; checked
+  // once all of its resources are in (sorting, not comparing every pair).
+  Result<> check_duplicates(const Resources& acc, const std::string& kfile) {
+    std::vector<std::pair<std::string, const Res*>> ids;
+    ids.reserve(acc.size());
+    for (const auto& r : acc) {
+      ids.emplace_back(r.group() + '\0' + r.kind() + '\0' + r.ns() + '\0' + r.name(), &r);
     }
+    std::stable_sort(ids.begin(), ids.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 1; i < ids.size(); ++i) {
+      if (ids[i].first != ids[i - 1].first) continue;
+      const Res& r = *ids[i].second;
+      return fail(kfile, r.kind() + " " + r.name() + " (from " + r.file +
+                             ") is already defined (in " + ids[i - 1].second->file +
+                             "); Kustomize refuses the same object twice");
+    }
+    return {};
+  }
+
+  Result<> add_resource(Resources& acc, Res r, const std::string& kfile) {
     if (++objects > opts_.max_documents) {
       return fail(kfile, "more than " + std::to_string(opts_.max_documents) +
                              " objects (the limit); split the manifests across several Releases");
@@ -773,7 +786,7 @@ class Builder {
         r.obj = std::move(obj);
         r.file = path;
         r.original_name = r.name();
-        if (auto a = add_resource(acc, std::move(r), kfile, field); !a) return a;
+        if (auto a = add_resource(acc, std::move(r), kfile); !a) return a;
       }
     }
     return {};
@@ -801,7 +814,7 @@ class Builder {
         Resources sub;
         if (auto r = build(*path, sub, false, depth + 1); !r) return r;
         for (auto& s : sub) {
-          if (auto a = add_resource(acc, std::move(s), kfile, where); !a) return a;
+          if (auto a = add_resource(acc, std::move(s), kfile); !a) return a;
           --objects;  // counted when first added
         }
         continue;
@@ -986,7 +999,7 @@ class Builder {
         r.file = kfile;
         r.original_name = name;
         r.needs_hash = !opts.disable_hash;
-        if (auto a = add_resource(acc, std::move(r), kfile, where); !a) return a;
+        if (auto a = add_resource(acc, std::move(r), kfile); !a) return a;
         continue;
       }
       if (behavior != "merge" && behavior != "replace") {
@@ -1541,6 +1554,14 @@ class Builder {
   // base included twice under different prefixes), the one in the
   // referrer's namespace with the referrer's prefixes and suffixes wins.
   void fix_references(Resources& acc) {
+    // Every name an object ever had, by kind: a reference is looked up, not
+    // searched for (an overlay of 200 objects has thousands of references).
+    ReferentIndex index;
+    for (const auto& r : acc) {
+      std::set<std::string> names = {r.name()};
+      for (const auto& p : r.previous) names.insert(p.name);
+      for (const auto& n : names) index[r.kind() + '\0' + n].push_back(&r);
+    }
     for (auto& referrer : acc) {
       const std::string kind = referrer.kind();
       const auto pod = pod_spec_path(kind);
@@ -1561,7 +1582,7 @@ class Builder {
           const std::string subject_ns =
               spec.kind_field && parent.contains("namespace") ? field_str(parent, "namespace") : "";
           const Res* to =
-              referent(acc, referrer, spec.referent, it->get<std::string>(), subject_ns);
+              referent(index, referrer, spec.referent, it->get<std::string>(), subject_ns);
           if (!to) return;
           *it = to->name();
           if (spec.referent == "ServiceAccount" && spec.kind_field && namespaced(*to)) {
@@ -1572,13 +1593,14 @@ class Builder {
     }
   }
 
-  static const Res* referent(const Resources& acc, const Res& referrer, const std::string& kind,
-                             const std::string& name, const std::string& subject_ns) {
-    std::vector<const Res*> cands;
-    for (const auto& r : acc) {
-      if (r.kind() == kind && r.had_name(name)) cands.push_back(&r);
-    }
-    if (cands.empty()) return nullptr;
+  using ReferentIndex = std::map<std::string, std::vector<const Res*>>;
+
+  static const Res* referent(const ReferentIndex& index, const Res& referrer,
+                             const std::string& kind, const std::string& name,
+                             const std::string& subject_ns) {
+    auto found = index.find(kind + '\0' + name);
+    if (found == index.end()) return nullptr;
+    std::vector<const Res*> cands = found->second;
     auto keep = [&](auto pred) {
       std::vector<const Res*> kept;
       std::copy_if(cands.begin(), cands.end(), std::back_inserter(kept), pred);
