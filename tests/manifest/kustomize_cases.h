@@ -174,6 +174,40 @@ inline std::vector<TreeCase> hand_cases() {
                      "ConfigMap\n    metadata: {name: nope}\n"},
                     {"k/d.yaml", d}},
                    "k"});
+  cases.push_back(
+      {"cluster_scope_and_more_references",
+       {{"k/kustomization.yaml",
+         "resources: [r.yaml]\nnamespace: team\nnamePrefix: t-\nnameSuffix: -s\n"
+         "commonLabels: {app.kubernetes.io/part-of: shop}\n"},
+        {"k/r.yaml",
+         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: "
+         "reader}\nrules: []\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: "
+         "ClusterRoleBinding\nmetadata: {name: read}\nroleRef: {apiGroup: "
+         "rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\nsubjects: [{kind: "
+         "ServiceAccount, name: bot, namespace: elsewhere}, {kind: ServiceAccount, name: "
+         "bot}]\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: "
+         "bot}\nimagePullSecrets: [{name: pull}]\n---\napiVersion: v1\nkind: Secret\nmetadata: "
+         "{name: pull}\ntype: kubernetes.io/dockerconfigjson\n---\napiVersion: "
+         "apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: "
+         "things.example.com}\n---\napiVersion: example.com/v1\nkind: Thing\nmetadata: {name: "
+         "t1}\nspec: {list: [{name: a}]}\n---\napiVersion: v1\nkind: PersistentVolumeClaim\n"
+         "metadata: {name: data}\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: "
+         "db}\nspec:\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    "
+         "metadata: {labels: {app: db}}\n    spec:\n      serviceAccountName: bot\n      "
+         "priorityClassName: high\n      containers: [{name: db, image: postgres}]\n      "
+         "volumes:\n      - name: d\n        persistentVolumeClaim: {claimName: data}\n      - "
+         "name: p\n        projected:\n          sources:\n          - secret: {name: pull}\n  "
+         "volumeClaimTemplates:\n  - metadata: {name: www}\n    spec: {accessModes: "
+         "[ReadWriteOnce]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  "
+         "clusterIP: None\n  selector: {app: db}\n---\napiVersion: autoscaling/v2\nkind: "
+         "HorizontalPodAutoscaler\nmetadata: {name: db}\nspec:\n  scaleTargetRef: {apiVersion: "
+         "apps/v1, kind: StatefulSet, name: db}\n  maxReplicas: 2\n---\napiVersion: "
+         "scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: high}\nvalue: 1000\n"
+         "---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: db}\nspec:\n  "
+         "selector: {matchLabels: {app: db}}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: "
+         "{name: once}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      "
+         "containers: [{name: j, image: busybox}]\n"}},
+       "k"});
   return cases;
 }
 
