@@ -984,7 +984,9 @@ class Builder {
         const std::string type = field_str(gen, "type");
         obj["type"] = type.empty() ? "Opaque" : type;
       }
-      if (!data->empty()) obj["data"] = std::move(*data);
+      // As Kustomize writes them: a Secret always has data, a ConfigMap only
+      // when it holds something.
+      if (secret || !data->empty()) obj["data"] = std::move(*data);
       if (opts.immutable) obj["immutable"] = true;
 
       const std::string behavior =
@@ -1826,12 +1828,16 @@ std::string go_json(const json& value) {
 std::string generated_name_hash(const json& object) {
   const std::string kind = field_str(object, "kind");
   json m = {{"kind", kind}, {"name", ""}};
-  m["data"] =
-      object.contains("data") && object["data"].is_object() ? object["data"] : json::object();
-  if (kind == "Secret") m["type"] = field_str(object, "type");
-  if (object.contains("immutable") && object["immutable"].is_boolean()) {
-    m["immutable"] = object["immutable"];
+  const bool has_data =
+      object.contains("data") && object["data"].is_object() && !object["data"].empty();
+  // Measured against Kustomize v5.5: the name is empty, `immutable` is left
+  // out, and a ConfigMap without data hashes its data as "" (a Secret's as {}).
+  if (has_data) {
+    m["data"] = object["data"];
+  } else {
+    m["data"] = kind == "Secret" ? json::object() : json("");
   }
+  if (kind == "Secret") m["type"] = field_str(object, "type");
   if (object.contains("binaryData") && object["binaryData"].is_object() &&
       !object["binaryData"].empty()) {
     m["binaryData"] = object["binaryData"];

@@ -62,8 +62,9 @@ std::expected<std::vector<KObject>, std::vector<RenderError>> kustomize_build(
 
 // The 10-character suffix Kustomize gives a generated ConfigMap or Secret:
 // sha256 of Go's json.Marshal of {data, kind, name: "", type (Secrets),
-// immutable, binaryData}, its first 10 hex digits with 0,1,3,a,e mapped to
-// g,h,k,m,t.
+// binaryData}, its first 10 hex digits with 0,1,3,a,e mapped to g,h,k,m,t.
+// (Measured against Kustomize v5.5: the name is empty and `immutable` is not
+// hashed; a ConfigMap without data hashes data as "".)
 std::string generated_name_hash(const cairn::json& object);
 
 // Go's encoding/json.Marshal of a value: keys sorted, no spaces, <, > and &

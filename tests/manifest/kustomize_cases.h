@@ -45,7 +45,9 @@ inline std::vector<TreeCase> hand_cases() {
   cases.push_back({"generators_and_order",
                    {{"k/kustomization.yaml",
                      "configMapGenerator:\n- name: cm\n  literals: [a=b, \"c=<x&y>\"]\n"
-                     "secretGenerator:\n- name: s\n  literals: [a=b]\n  type: Opaque\n"
+                     "- name: empty\n- name: frozen\n  literals: [a=b]\n  options: {immutable: "
+                     "true}\nsecretGenerator:\n- name: s\n  literals: [a=b]\n  type: Opaque\n"
+                     "- name: none\n"
                      "resources:\n- d.yaml\n- c.yaml\n"},
                     {"k/d.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: z}\n"},
                     {"k/c.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n" +

@@ -178,15 +178,21 @@ TEST(Kustomize, Replicas) {
 }
 
 TEST(Kustomize, GeneratorsHashLikeKustomize) {
-  auto out = build({{"app/kustomization.yaml",
-                     "configMapGenerator:\n- name: cm\n  literals: [a=b, \"c=<x&y>\"]\n- name: "
-                     "x\n  literals: [a=b]\nsecretGenerator:\n- name: s\n  literals: [a=b]\n"}});
-  ASSERT_EQ(out.size(), 3u);
+  auto out =
+      build({{"app/kustomization.yaml",
+              "configMapGenerator:\n- name: cm\n  literals: [a=b, \"c=<x&y>\"]\n- name: "
+              "x\n  literals: [a=b]\n  options: {immutable: true}\n- name: e\nsecretGenerator:\n"
+              "- name: s\n  literals: [a=b]\n- name: t\n"}});
+  ASSERT_EQ(out.size(), 5u);
+  // Sorted by name within a kind; `immutable` does not change the hash.
   EXPECT_EQ(out[0].object["metadata"]["name"], "cm-2h478k6bf6");
-  EXPECT_EQ(out[1].object["metadata"]["name"], "x-4h2mbtbbt6");
-  EXPECT_EQ(out[2].object["metadata"]["name"], "s-k695gkmbtk");
-  EXPECT_EQ(out[2].object["data"]["a"], "Yg==");
-  EXPECT_EQ(out[2].object["type"], "Opaque");
+  EXPECT_EQ(out[1].object["metadata"]["name"], "e-6ct58987ht");
+  EXPECT_EQ(out[2].object["metadata"]["name"], "x-4h2mbtbbt6");
+  EXPECT_EQ(out[2].object["immutable"], true);
+  EXPECT_EQ(out[4].object["metadata"]["name"], "t-46f8b28mk5");
+  EXPECT_EQ(out[3].object["metadata"]["name"], "s-k695gkmbtk");
+  EXPECT_EQ(out[3].object["data"]["a"], "Yg==");
+  EXPECT_EQ(out[3].object["type"], "Opaque");
   EXPECT_EQ(out[0].file, "app/kustomization.yaml");
 }
 
