@@ -23,6 +23,18 @@
 // the kustomization's directory (Kustomize's LoadRestrictionsRootOnly);
 // cycles; env file lines without '=' (Kustomize would read the process's
 // environment).
+//
+// Known differences from Kustomize (the differential test's trees avoid
+// them): the kustomization file is read with render.h's YAML rules, so an
+// unquoted yes/no/on/off/y/n in it is a string here where Kustomize (YAML
+// 1.1) reads a boolean and refuses it in a string field; an unquoted number
+// where a string is expected (`newTag: 1.20`) is written back from the
+// number ("1.2"), so quote tags. Name references cover the kinds listed
+// above, not all of Kustomize's nameReference table (e.g. not
+// ValidatingWebhookConfiguration services, CSI secrets, Ingress v1beta1
+// resource backends); `labels[].fields`, `patches[].options` name or kind
+// changes, and `$setElementOrder` ordering are not implemented (the first
+// two are refused, the last is accepted and ignored).
 #pragma once
 
 #include <cstddef>
