@@ -64,6 +64,8 @@
 #include "api/types.h"
 #include "git/git.h"
 #include "json/json.h"
+#include "manifest/kinds.h"
+#include "manifest/tree.h"
 
 namespace cairn::manifest {
 
@@ -85,6 +87,12 @@ struct RenderInput {
   // Every file under spec.path at the commit; files that are not *.yaml,
   // *.yml or *.json are ignored.
   std::vector<git::File> files;
+  // When set, the render reads through this tree instead of `files`: the
+  // directory `path` (spec.path) is built with kustomize_build when it holds
+  // a kustomization (cairn.dev/path is then the file each object came from),
+  // else its manifest files are read as above. `files` is then unused.
+  const FileTree* tree = nullptr;
+  std::string path;
   std::size_t max_documents = 5000;            // objects, after Lists are expanded
   std::size_t max_bytes = kMaxBytes;           // total size of the manifest files
   std::size_t max_file_bytes = kMaxFileBytes;  // size of one manifest file
@@ -118,25 +126,6 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in);
 
 // All errors, one per line, for a condition message or an Event.
 std::string to_string(const std::vector<RenderError>& errors);
-
-// Apply order of a kind, lowest first: Namespace; CustomResourceDefinition;
-// policy the Pods need first (PriorityClass, StorageClass, ResourceQuota,
-// LimitRange, NetworkPolicy, ...); ServiceAccount; ClusterRole/Role;
-// ClusterRoleBinding/RoleBinding; ConfigMap/Secret; PersistentVolume(Claim);
-// Service; workloads; what refers to workloads (HPA, PDB, Ingress);
-// everything else (custom resources); webhook configurations and APIService
-// last, so that a webhook is not called before its backend runs.
-int apply_rank(const std::string& kind);
-
-// Whether a built-in kind is cluster-scoped, by API group and kind (any
-// version): Namespace, Node, PersistentVolume, ClusterRole,
-// ClusterRoleBinding, CustomResourceDefinition, StorageClass, PriorityClass,
-// the webhook configurations, APIService, IngressClass, CSIDriver,
-// RuntimeClass, ... Kinds it does not know are reported namespaced.
-bool is_cluster_scoped_kind(const std::string& api_version, const std::string& kind);
-
-// "apps" for "apps/v1", "" for "v1".
-std::string api_group(std::string_view api_version);
 
 // "<group>/<kind>/<namespace>/<name>", the version left out so that an object
 // keeps its identity across API versions: "apps/Deployment/shop/web",
