@@ -481,7 +481,7 @@ class Parser {
       }
       if (w == "template" || w == "block") {
         next();
-        return template_call(w == "block", where, range_depth);
+        return template_call(w == "block", loc(peek().pos), range_depth);
       }
       if (w == "define") return std::unexpected(err(k.pos, "unexpected \"define\""));
     }

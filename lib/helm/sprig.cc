@@ -872,31 +872,34 @@ FuncMap sprig_funcs() {
     for (std::int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.emplace_back(i);
     return Value(std::move(out));
   });
-  add("seq", {}, [](FuncContext&, Args& a) -> R {
-    std::int64_t start = 1, end = 0, step = 1;
-    for (const Value& v : a)
-      if (!v.is_int())
-        return std::unexpected("wrong type for value; expected int; got " + v.type_name());
-    if (a.size() == 1) {
-      end = a[0].as_int();
-      if (end < 1) step = -1;
-    } else if (a.size() == 2) {
-      start = a[0].as_int();
-      end = a[1].as_int();
-      step = end < start ? -1 : 1;
-    } else if (a.size() == 3) {
-      start = a[0].as_int();
-      step = a[1].as_int();
-      end = a[2].as_int();
-    } else {
-      return Value("");
-    }
-    if (step == 0 || std::llabs((end - start) / step) > 10'000'000) return Value("");
-    std::string out;
-    for (std::int64_t i = start; step > 0 ? i <= end : i >= end; i += step)
-      out += (out.empty() ? "" : " ") + std::to_string(i);
-    return Value(out);
-  });
+  add(
+      "seq", {},
+      [](FuncContext&, Args& a) -> R {
+        std::int64_t start = 1, end = 0, step = 1;
+        for (const Value& v : a)
+          if (!v.is_int())
+            return std::unexpected("wrong type for value; expected int; got " + v.type_name());
+        if (a.size() == 1) {
+          end = a[0].as_int();
+          if (end < 1) step = -1;
+        } else if (a.size() == 2) {
+          start = a[0].as_int();
+          end = a[1].as_int();
+          step = end < start ? -1 : 1;
+        } else if (a.size() == 3) {
+          start = a[0].as_int();
+          step = a[1].as_int();
+          end = a[2].as_int();
+        } else {
+          return Value("");
+        }
+        if (step == 0 || std::llabs((end - start) / step) > 10'000'000) return Value("");
+        std::string out;
+        for (std::int64_t i = start; step > 0 ? i <= end : i >= end; i += step)
+          out += (out.empty() ? "" : " ") + std::to_string(i);
+        return Value(out);
+      },
+      true, P::kAny);
 
   // ------------------------------------------------------------ lists
   add(

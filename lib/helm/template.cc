@@ -214,10 +214,10 @@ class State {
 
   std::expected<Flow, Err> walk_template(const Node& n, const Value& dot) {
     const ListNode* t = set_.find(n.text);
-    if (!t) {
-      return std::unexpected(
-          error_at(n.loc, "template " + n.text, "template \"" + n.text + "\" not defined"));
-    }
+    // Go prints a template node as it was written.
+    std::string text = "{{template \"" + n.text + "\"" + (n.pipe ? " " + n.pipe->text : "") + "}}";
+    if (!t)
+      return std::unexpected(error_at(n.loc, text, "template \"" + n.text + "\" not defined"));
     Value new_dot;
     if (n.pipe) {
       auto v = eval_pipe(dot, *n.pipe);
@@ -226,7 +226,7 @@ class State {
     }
     if (ex_.depth_ >= ex_.limits().max_depth) {
       return std::unexpected(error_at(
-          n.loc, "template " + n.text,
+          n.loc, text,
           "exceeded maximum template depth (" + std::to_string(ex_.limits().max_depth) + ")"));
     }
     ++ex_.depth_;

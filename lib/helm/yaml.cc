@@ -372,8 +372,16 @@ class Emitter {
                      [](auto* a, auto* b) { return yaml_key_less(a->first, b->first); });
     for (auto* kv : items) {
       write_indent();
-      string(kv->first, true);
-      indicator(":", false, false, false);
+      // yaml.v2 writes a multi-line or long key as a complex key ("? key").
+      if (!analyze(kv->first).multiline && kv->first.size() <= 128) {
+        string(kv->first, true);
+        indicator(":", false, false, false);
+      } else {
+        indicator("?", true, false, true);
+        string(kv->first, false);
+        write_indent();
+        indicator(":", true, false, true);
+      }
       node(kv->second, true, false);
     }
     pop_indent();
