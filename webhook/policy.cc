@@ -6,6 +6,7 @@
 
 #include "api/names.h"
 #include "api/validate.h"
+#include "manifest/git_tree.h"
 #include "manifest/match.h"
 #include "manifest/render.h"
 #include "webhook/kinds.h"
@@ -858,27 +859,24 @@ std::shared_ptr<const Policy::Index> Policy::manifests(const ReleaseInfo& rel, g
     }
   }
   auto idx = std::make_shared<Index>();
-  auto files = src.files(
-      commit, rel.spec.path, [](std::string_view p) { return manifest::is_manifest_file(p); },
-      manifest::read_limits());
-  if (!files) {
-    idx->error = files.error().message;
+  // The one render the operator does too: a kustomization, or the plain
+  // manifests under spec.path, read from the commit's tree.
+  manifest::GitTree tree(src, commit, manifest::read_limits());
+  manifest::RenderInput in{.release_namespace = rel.ns,
+                           .release_name = rel.name,
+                           .commit = commit,
+                           .source_url = rel.spec.source.url,
+                           .cluster_scope = rel.spec.cluster_scope,
+                           .tree = &tree,
+                           .path = rel.spec.path};
+  in.is_namespaced = [this](const std::string& av, const std::string& kind) {
+    return cluster_.is_namespaced(av, kind);
+  };
+  auto out = manifest::render(in);
+  if (!out) {
+    idx->error = out.error().empty() ? "render failed" : out.error().front().to_string();
   } else {
-    manifest::RenderInput in{.release_namespace = rel.ns,
-                             .release_name = rel.name,
-                             .commit = commit,
-                             .source_url = rel.spec.source.url,
-                             .cluster_scope = rel.spec.cluster_scope,
-                             .files = std::move(*files)};
-    in.is_namespaced = [this](const std::string& av, const std::string& kind) {
-      return cluster_.is_namespaced(av, kind);
-    };
-    auto out = manifest::render(in);
-    if (!out) {
-      idx->error = out.error().empty() ? "render failed" : out.error().front().to_string();
-    } else {
-      for (auto& o : out->objects) idx->objects.emplace(manifest::identity(o), std::move(o));
-    }
+    for (auto& o : out->objects) idx->objects.emplace(manifest::identity(o), std::move(o));
   }
   std::lock_guard lock(cache_mu_);
   if (auto it = index_.find(key); it != index_.end()) return it->second.first;
