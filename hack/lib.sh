@@ -59,7 +59,7 @@ CAIRN_CP_DAEMONS=(etcd kube-apiserver kube-controller-manager)
 # recorded and stopped like the others.
 CAIRN_DAEMONS=("${CAIRN_CP_DAEMONS[@]}" cairn-node-sim cairn-operator cairn-webhook)
 # The real node (CAIRN_REAL_NODE=1, hack/real-node.sh), stopped first.
-CAIRN_DAEMONS+=(kube-scheduler containerd kubelet)
+CAIRN_DAEMONS+=(kube-scheduler containerd-1 kubelet-1 containerd-2 kubelet-2 containerd-3 kubelet-3)
 
 # "VAR port" pairs, for checks and messages.
 cairn_ports() {

@@ -80,7 +80,10 @@ ensure_node_sim() {
 all_running=1
 any_recorded=0
 real_node_daemons=()
-[ "$REAL_NODE" = 1 ] && real_node_daemons=(containerd kube-scheduler kubelet)
+if [ "$REAL_NODE" = 1 ]; then
+  real_node_daemons=(kube-scheduler)
+  for ((i = 1; i <= REAL_NODES; i++)); do real_node_daemons+=("containerd-$i" "kubelet-$i"); done
+fi
 for d in "${CAIRN_CP_DAEMONS[@]}" "${real_node_daemons[@]}"; do
   daemon_running "$d" || all_running=0
   [ -f "$CAIRN_PIDS/$d.pid" ] && any_recorded=1
@@ -292,6 +295,9 @@ start kube-apiserver "$BIN_DIR/kube-apiserver" \
   --enable-priority-and-fairness=false \
   --endpoint-reconciler-type=none \
   --enable-aggregator-routing="$([ "$REAL_NODE" = 1 ] && echo true || echo false)" \
+  --kubelet-client-certificate="$CAIRN_PKI/admin.crt" \
+  --kubelet-client-key="$CAIRN_PKI/admin.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --profiling=false
 wait_for kube-apiserver 60 "no ok from https://127.0.0.1:$CAIRN_APISERVER_PORT/readyz" apiserver_ready
 
@@ -356,7 +362,7 @@ CAIRN_KCM_PORT=$CAIRN_KCM_PORT
 CAIRN_NODE_SIM=${CAIRN_NODE_SIM:-}
 CAIRN_SIM_NODES=$SIM_NODES
 CAIRN_REAL_NODE=$REAL_NODE
-CAIRN_REAL_NODE_SOCK=$([ "$REAL_NODE" = 1 ] && echo "$REAL_NODE_SOCK")
+CAIRN_REAL_NODES=$([ "$REAL_NODE" = 1 ] && echo "$REAL_NODES")
 EOF
 
 trap - EXIT
