@@ -162,16 +162,15 @@ webhook:
   terminationGracePeriodSeconds: 20
 EOF
 }
-render() { # DIR
-  rm -rf "$1"
+render() { # FILE: CRDs first, then the templates, as `helm template --include-crds`
   "$repo/hack/render-chart.sh" --release-name cairn --namespace "$NS" -f "$values" \
-    --include-crds --output-dir "$1" >/dev/null
+    --include-crds >"$1" || fail "rendering the chart failed"
 }
 install() {
   write_values e2e-1
-  render "$state/chart-1"
+  render "$state/chart-1.yaml"
   K create namespace "$NS" >/dev/null
-  K apply -R -f "$state/chart-1" >/dev/null
+  K apply -f "$state/chart-1.yaml" >/dev/null
   K -n "$NS" rollout status deployment/cairn-operator --timeout=180s >/dev/null ||
     fail "the operator did not roll out: $(K -n "$NS" get pods -o wide)"
   K -n "$NS" rollout status deployment/cairn-webhook --timeout=180s >/dev/null ||
@@ -311,8 +310,8 @@ driver &
 driver_pid=$!
 upgrade() {
   write_values e2e-2
-  render "$state/chart-2"
-  K apply -R -f "$state/chart-2" >/dev/null
+  render "$state/chart-2.yaml"
+  K apply -f "$state/chart-2.yaml" >/dev/null
   K -n "$NS" rollout status deployment/cairn-webhook --timeout=240s >/dev/null ||
     fail "the webhook did not roll to e2e-2: $(K -n "$NS" get pods -o wide)"
   K -n "$NS" rollout status deployment/cairn-operator --timeout=240s >/dev/null ||
@@ -340,7 +339,7 @@ denied
 step "7. uninstall"
 uninstall() {
   K -n shop delete release web --wait=true --timeout=60s >/dev/null || true
-  K delete -R -f "$state/chart-2" --ignore-not-found --wait=true --timeout=120s >/dev/null
+  K delete -f "$state/chart-2.yaml" --ignore-not-found --wait=true --timeout=120s >/dev/null
   gone() { [ -z "$(K -n "$NS" get pods -o name)" ]; }
   await 120 "the chart's pods did not go away" gone
   [ -z "$(in_pods cairn-webhook)$(in_pods cairn-operator)" ] ||
