@@ -31,7 +31,7 @@ RUN --mount=type=cache,target=/ccache,id=cairn-ccache-bookworm \
  && cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
  && cmake --build /build -j"$(nproc)" --target cairn-operator cairn-webhook \
  && strip /build/operator/cairn-operator /build/webhook/cairn-webhook \
- && ccache --show-stats | grep -iE 'hits|misses' || true
+ && { ccache --show-stats | grep -iE 'hits|misses' || true; }
 RUN set -e; \
     for lib in $(ldd /build/operator/cairn-operator /build/webhook/cairn-webhook \
                  | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u); do \

@@ -63,10 +63,7 @@ std::string job_name(std::string_view pipeline, std::string_view run_id, std::st
   h = fnv1a(step, h);
   const std::string hash = hex(h, 10);
 
-  // Appended, not `"-" + sanitize(...)`: that trips GCC 12's false
-  // -Werror=restrict at -O3 (Release builds, e.g. the Dockerfile's).
-  std::string tail = "-";
-  tail.append(sanitize(run_id)).append("-").append(sanitize(step));
+  const std::string tail = "-" + sanitize(run_id) + "-" + sanitize(step);
   std::string name;
   const std::size_t fixed = hash.size() + 1 + tail.size();
   if (fixed + 1 <= kMaxLabelValueLength) {

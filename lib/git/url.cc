@@ -121,9 +121,7 @@ std::string web_url(const std::string& url) {
   if (auto q = path.find_first_of("?#"); q != std::string::npos) path.resize(q);
   while (!path.empty() && path.back() == '/') path.pop_back();
   if (path.ends_with(".git")) path.resize(path.size() - 4);
-  // scp-like (host:org/app). Not path.insert(0, "/"): GCC 12 reports a false
-  // -Werror=restrict on it at -O3 (Release builds, e.g. the Dockerfile's).
-  if (!path.starts_with('/')) path = std::string("/").append(path);
+  if (!path.starts_with('/')) path.insert(0, "/");  // scp-like: host:org/app
   if (path.size() < 2) return "";
   const std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
   const std::string port = ssh || u.port.empty() ? "" : ":" + u.port;
