@@ -15,7 +15,7 @@
 # CAIRN_REAL_NODES (default 1, at most 3) nodes, cairn-node-1..N, each with
 # its own containerd, kubelet and cgroup root. They share the machine's
 # network namespace: node 1 registers the machine's address, node 2 and 3 an
-# address on a dummy interface of their own (cairn-node-2: 10.250.0.2), so
+# address on an interface of their own, an empty bridge (cairn-node-2: 10.250.0.2; the "dummy" module is missing here), so
 # hostNetwork pods on different nodes bind different addresses (two webhook
 # replicas, a rollout without a gap). Each node is labelled cairn.dev/node=real
 # and tainted cairn.dev/node=real:NoSchedule: only pods that select and
@@ -27,7 +27,7 @@
 # kernel.keys.root_max*; their values are recorded here and restored),
 # /var/log/pods and /var/log/containers (hard-wired in kubelet 1.20; removed
 # when this node created them), cgroups under /cairn-node in each hierarchy,
-# containerd's shim sockets in /run/containerd/s, the dummy interfaces.
+# containerd's shim sockets in /run/containerd/s, the nodes' interfaces.
 #
 # Environment: CAIRN_REAL_NODES (1), CAIRN_KUBELET_PORT (10250, on each
 # node's address), CAIRN_KUBELET_HEALTHZ_PORT (10248, +1 per further node),
@@ -44,7 +44,7 @@ REAL_NODE_SYSCTLS=(vm/overcommit_memory kernel/panic kernel/panic_on_oops kernel
 # Paths outside the state directory that kubelet or containerd create.
 REAL_NODE_OUTSIDE=(/var/log/pods /var/log/containers /run/containerd)
 
-# Node i: its directory, containerd socket, address and dummy interface.
+# Node i: its directory, containerd socket, address and interface.
 node_dir() { echo "$REAL_NODE_DIR/$1"; }
 node_sock() { echo "$REAL_NODE_DIR/$1/containerd/containerd.sock"; }
 node_link() { echo "cairn-node-$1"; }
@@ -140,9 +140,9 @@ real_node_start_one() { # NODE
   dir=$(node_dir "$n")
   sock=$(node_sock "$n")
   if [ "$n" != 1 ] && ! ip link show "$(node_link "$n")" >/dev/null 2>&1; then
-    ip link add "$(node_link "$n")" type dummy &&
+    ip link add "$(node_link "$n")" type bridge &&
       ip addr add "$(node_ip "$n")/32" dev "$(node_link "$n")" &&
-      ip link set "$(node_link "$n")" up || die "cannot create the dummy interface $(node_link "$n") for $name's address"
+      ip link set "$(node_link "$n")" up || die "cannot create the interface $(node_link "$n") for $name's address"
   fi
   ip=$(node_ip "$n")
   mkdir -p "$dir"/{containerd,kubelet,cni/net.d,pki}
@@ -295,7 +295,7 @@ real_node_stop() {
       fi
     done
     if ip link show "$(node_link "$n")" >/dev/null 2>&1; then
-      ip link del "$(node_link "$n")" || warn "could not delete the dummy interface $(node_link "$n")"
+      ip link del "$(node_link "$n")" || warn "could not delete the interface $(node_link "$n")"
     fi
   done
   # Mounts under the state directory (sandbox /dev/shm, overlay rootfs,

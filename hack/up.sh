@@ -237,6 +237,7 @@ on_exit() {
   [ $rc = 0 ] && return 0
   if [ ${#STARTED[@]} -gt 0 ]; then
     log "start-up failed or was interrupted; stopping what this run started (logs stay in $CAIRN_LOGS)"
+    [ "$REAL_NODE" = 1 ] && real_node_stop
     for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
       stop_daemon "${STARTED[i]}" || true
     done
