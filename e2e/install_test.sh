@@ -46,9 +46,10 @@ await() {
   done
 }
 timed() { # NAME CMD...: runs CMD, records its duration
-  local t=$SECONDS
+  local t=$SECONDS name=$1
+  shift
   "$@"
-  TIMES[$1]=$((SECONDS - t))
+  TIMES[$name]=$((SECONDS - t))
 }
 
 # ------------------------------------------------ what must be left as found
@@ -119,7 +120,7 @@ podman run --rm --entrypoint /bin/sh "$CAIRN_IMAGE:e2e-1" -c \
 for b in cairn-operator cairn-webhook; do
   rc=0
   out=$(podman run --rm --read-only --user 65532:65532 --entrypoint "/usr/local/bin/$b" "$CAIRN_IMAGE:e2e-1" --help 2>&1) || rc=$?
-  [ $rc != 127 ] && ! grep -q 'error while loading shared libraries' <<<"$out" && grep -qi usage <<<"$out" ||
+  [ $rc != 127 ] && ! grep -q 'error while loading shared libraries' <<<"$out" && grep -q -- '--kubeconfig' <<<"$out" ||
     fail "$b does not start in the image (exit $rc): $out"
 done
 rm -f "$state.image.log"
