@@ -260,8 +260,10 @@ step "app Ready on $(K -n shop get pods -l app=web -o jsonpath='{.items[0].spec.
 
 # --------------------------------------------------------- 5. a hand edit
 step "5. the webhook denies a hand edit"
-K label namespace shop cairn.dev/enforce=deny >/dev/null
+# A team member with the built-in edit role (bound before the namespace is
+# governed: a RoleBinding is a governed kind, and this one is not in git).
 K -n shop create rolebinding alice-edit --clusterrole=edit --user=alice >/dev/null
+K label namespace shop cairn.dev/enforce=deny >/dev/null
 [ "$(K --as=alice -n shop get release web -o jsonpath='{.metadata.name}')" = web ] ||
   fail "alice (edit) cannot read Releases: the aggregated ClusterRoles did not reach edit"
 K --as=alice auth can-i patch releases.cairn.dev -n shop >/dev/null || fail "edit does not cover patching Releases"
