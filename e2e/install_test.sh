@@ -165,9 +165,11 @@ webhook:
   terminationGracePeriodSeconds: 20
 EOF
 }
-render() { # FILE: CRDs first, then the templates, as `helm template --include-crds`
+render() { # FILE [FLAGS...]: CRDs first, then the templates, as `helm template --include-crds`
+  local out=$1
+  shift
   "$repo/hack/render-chart.sh" --release-name cairn --namespace "$NS" -f "$values" \
-    --include-crds >"$1" || fail "rendering the chart failed"
+    --include-crds "$@" >"$out" || fail "rendering the chart failed"
 }
 install() {
   write_values e2e-1
@@ -315,7 +317,12 @@ driver &
 driver_pid=$!
 upgrade() {
   write_values e2e-2
-  render "$state/chart-2.yaml"
+  # As `helm upgrade` does, the chart's lookup finds the live Secrets, so the
+  # certificates (and the caBundle) stay those the running replicas serve.
+  K -n "$NS" get secrets -o json >"$state/live-secrets.json"
+  render "$state/chart-2.yaml" --lookup-objects "$state/live-secrets.json"
+  cmp -s <(grep caBundle "$state/chart-1.yaml") <(grep caBundle "$state/chart-2.yaml") ||
+    fail "the upgrade would replace the webhook's CA (lookup did not find the Secret)"
   K apply -f "$state/chart-2.yaml" >/dev/null
   K -n "$NS" rollout status deployment/cairn-webhook --timeout=240s >/dev/null ||
     fail "the webhook did not roll to e2e-2: $(K -n "$NS" get pods -o wide)"
