@@ -20,13 +20,13 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 state=$(realpath -m -- "${CAIRN_STATE_DIR:?CAIRN_STATE_DIR must be set}")
 export CAIRN_STATE_DIR=$state CAIRN_REAL_NODE=1 CAIRN_REAL_NODES=2
-export CAIRN_APISERVER_PORT=26443 CAIRN_ETCD_PORT=22379 CAIRN_ETCD_PEER_PORT=22380 CAIRN_KCM_PORT=21257
-export CAIRN_KUBELET_PORT=20250 CAIRN_KUBELET_HEALTHZ_PORT=20248 CAIRN_SCHEDULER_PORT=20259
-export CAIRN_GIT_STATE=$state-git CAIRN_GIT_DAEMON_PORT=29418 CAIRN_GIT_HTTPS_PORT=29443
+export CAIRN_APISERVER_PORT=36443 CAIRN_ETCD_PORT=32379 CAIRN_ETCD_PEER_PORT=32380 CAIRN_KCM_PORT=31257
+export CAIRN_KUBELET_PORT=30250 CAIRN_KUBELET_HEALTHZ_PORT=30248 CAIRN_SCHEDULER_PORT=30259
+export CAIRN_GIT_STATE=$state-git CAIRN_GIT_DAEMON_PORT=39418 CAIRN_GIT_HTTPS_PORT=39443
 unset CAIRN_NODE_SIM KUBECONFIG
 export CAIRN_IMAGE=localhost/cairn
 NS=cairn-system
-APP_PORT=28088
+APP_PORT=38088
 T0=$SECONDS
 declare -A TIMES
 
@@ -146,8 +146,8 @@ image: {repository: $CAIRN_IMAGE, tag: $1, pullPolicy: Never}
 logFormat: text
 operator:
   hostNetwork: true
-  probes: {port: 28081}
-  metrics: {port: 28080}
+  probes: {port: 38081}
+  metrics: {port: 38080}
   nodeSelector: {cairn.dev/node: real}
   tolerations: [{key: cairn.dev/node, operator: Equal, value: real, effect: NoSchedule}]
   # No kube-proxy: the apiserver is reached on the node's loopback.
@@ -156,8 +156,8 @@ operator:
 webhook:
   hostNetwork: true
   replicas: 2
-  port: 29543
-  probes: {port: 28082}
+  port: 39543
+  probes: {port: 38082}
   antiAffinity: hard
   nodeSelector: {cairn.dev/node: real}
   tolerations: [{key: cairn.dev/node, operator: Equal, value: real, effect: NoSchedule}]
