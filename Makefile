@@ -7,7 +7,7 @@ CTEST_ARGS ?=
 
 FUZZ_SECONDS ?= 600
 
-.PHONY: help deps kube build unit e2e test up down demo bench soak fuzz fmt fmt-check clean
+.PHONY: help deps kube build unit e2e test up down demo bench soak fuzz fmt fmt-check clean image install-test
 
 help:
 	@echo "make demo    - set everything up and run the demo (first command in the README)"
@@ -17,7 +17,10 @@ help:
 	@echo "make build   - configure and compile (build/)"
 	@echo "make unit    - unit tests only"
 	@echo "make e2e     - e2e tests only (brings a control plane up and down itself)"
-	@echo "make up      - start the local control plane + node simulator (.cairn/)"
+	@echo "make image   - build Cairn's image with podman from a debootstrap Debian 12 base (+ pause, e2e app)"
+	@echo "make up      - start the local control plane + node simulator (.cairn/);"
+	@echo "               CAIRN_REAL_NODE=1 also a real node (containerd, runc, kubelet)"
+	@echo "make install-test - the install path end to end (ctest -L install)"
 	@echo "make down    - stop exactly what 'make up' started and delete its state"
 	@echo "make bench   - run the benchmarks in bench/"
 	@echo "make soak    - the webhook at 500 reviews/s for 30 min (SOAK_MINUTES, SOAK_RATE)"
@@ -46,7 +49,16 @@ e2e: build kube
 test: build kube
 	cd $(BUILD_DIR) && ctest --output-on-failure $(CTEST_ARGS)
 
-up: build kube
+# Debian 12 base by debootstrap (cached in ~/.cache/cairn/images), then the
+# Dockerfile with podman; prints each image's size and digest.
+image: deps
+	@hack/image.sh all
+
+install-test: build kube
+	cd $(BUILD_DIR) && ctest -L install --output-on-failure $(CTEST_ARGS)
+
+# CAIRN_REAL_NODE=1 make up: also real nodes, which run the images of make image.
+up: build kube $(if $(filter 1,$(CAIRN_REAL_NODE)),image)
 	@CAIRN_NODE_SIM=$(CURDIR)/$(BUILD_DIR)/hack/node-sim/cairn-node-sim hack/up.sh
 
 down:

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and kubectl v1.20.2 from
-# Debian's `kubernetes` source package, caching the binaries outside the
-# checkout, keyed by version. Prints the directory holding the binaries.
+# Builds kube-apiserver, kube-controller-manager, kubectl, and the real node's
+# kube-scheduler and kubelet, v1.20.2, from Debian's `kubernetes` source
+# package, caching the binaries outside the checkout, keyed by version and
+# recipe. Prints the directory holding the binaries.
 #
-#   KUBE_BIN_DIR=/path   use existing binaries instead (checked, not built)
+#   KUBE_BIN_DIR=/path   use existing binaries instead (checked, not built):
+#                        kube-apiserver, kube-controller-manager, kubectl, and
+#                        with CAIRN_REAL_NODE=1 also kube-scheduler, kubelet
 #   CAIRN_CACHE=/path    cache root (default ~/.cache/cairn)
 set -euo pipefail
 
 KUBE_VERSION=v1.20.2
 # Bumped whenever the build recipe changes, so stale caches are rebuilt.
-RECIPE=r2
-BINS=(kube-apiserver kube-controller-manager kubectl)
+# r3: adds kube-scheduler and kubelet (CAIRN_REAL_NODE=1 make up).
+RECIPE=r3
+BINS=(kube-apiserver kube-controller-manager kubectl kube-scheduler kubelet)
+# The recipe of these binaries did not change since r2: a machine that has r2's
+# cache only builds what r2 lacked (kube-scheduler, kubelet: ~6 min, not ~15).
+REUSE_FROM=r2
 die() { echo "build-kube: $*" >&2; exit 1; }
 
 check_dir() {
@@ -22,9 +29,11 @@ check_dir() {
 }
 
 if [ -n "${KUBE_BIN_DIR:-}" ]; then
-  [ -d "$KUBE_BIN_DIR" ] || die "KUBE_BIN_DIR=$KUBE_BIN_DIR is not a directory; point it at a directory holding ${BINS[*]}, or unset it to build them"
-  for b in "${BINS[@]}"; do
-    [ -x "$KUBE_BIN_DIR/$b" ] || die "KUBE_BIN_DIR=$KUBE_BIN_DIR has no executable '$b'; it must hold ${BINS[*]} (or unset KUBE_BIN_DIR to build them from Debian's source)"
+  need=(kube-apiserver kube-controller-manager kubectl)
+  [ "${CAIRN_REAL_NODE:-0}" = 1 ] && need+=(kube-scheduler kubelet)
+  [ -d "$KUBE_BIN_DIR" ] || die "KUBE_BIN_DIR=$KUBE_BIN_DIR is not a directory; point it at a directory holding ${need[*]}, or unset it to build them"
+  for b in "${need[@]}"; do
+    [ -x "$KUBE_BIN_DIR/$b" ] || die "KUBE_BIN_DIR=$KUBE_BIN_DIR has no executable '$b'; it must hold ${need[*]} (or unset KUBE_BIN_DIR to build them from Debian's source)"
   done
   "$KUBE_BIN_DIR/kube-apiserver" --version >/dev/null 2>&1 ||
     die "KUBE_BIN_DIR=$KUBE_BIN_DIR/kube-apiserver does not run (--version failed); replace it or unset KUBE_BIN_DIR"
@@ -50,6 +59,20 @@ grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cairn-kube-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# Binaries of an earlier recipe that built them the same way are reused.
+mkdir -p "$CACHE/kube"
+rm -rf "$OUT.tmp"
+mkdir -p "$OUT.tmp"
+todo=()
+for b in "${BINS[@]}"; do
+  old="$CACHE/kube/$KUBE_VERSION-$REUSE_FROM/$b"
+  if [ -x "$old" ] && { "$old" --version || "$old" version --client; } >/dev/null 2>&1; then
+    cp "$old" "$OUT.tmp/$b"
+  else
+    todo+=("$b")
+  fi
+done
+
 echo "build-kube: fetching Debian's kubernetes source into $work" >&2
 (cd "$work" && apt-get source -qq kubernetes >"$work/source.log" 2>&1) || {
   tail -20 "$work/source.log" >&2
@@ -68,7 +91,9 @@ rm -rf "$src/vendor/github.com/modern-go/reflect2"
 cp -r "$REFLECT2" "$src/vendor/github.com/modern-go/reflect2"
 rm -f "$src/vendor/github.com/modern-go/reflect2/go.mod"
 
-echo "build-kube: building ${BINS[*]} (about 8-15 minutes on 2 cores)" >&2
+echo "build-kube: building ${todo[*]} (about 8-20 minutes on 2 cores)" >&2
+what=""
+for b in "${todo[@]}"; do what="$what cmd/$b"; done
 (
   cd "$src"
   # The same environment as debian/rules: a GOPATH symlink, CGO off.
@@ -78,14 +103,13 @@ echo "build-kube: building ${BINS[*]} (about 8-15 minutes on 2 cores)" >&2
   ln -sfn ../../.. .go/src/k8s.io/kubernetes
   # Version stamp so `kubectl version` and /version report v1.20.2.
   export KUBE_GIT_VERSION=$KUBE_VERSION KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" >"$work/build.log" 2>&1
+  make WHAT="${what# }" >"$work/build.log" 2>&1
 ) || {
   tail -40 "$work/build.log" >&2
   die "building kubernetes failed (log above)"
 }
 
-mkdir -p "$OUT.tmp"
-for b in "${BINS[@]}"; do
+for b in "${todo[@]}"; do
   cp "$src/_output/bin/$b" "$OUT.tmp/$b"
 done
 rm -rf "$OUT"

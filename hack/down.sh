@@ -8,6 +8,8 @@ set -euo pipefail
 CAIRN_LOG_PREFIX=down
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=hack/real-node.sh
+. "$CAIRN_HACK_DIR/real-node.sh"
 
 # The demo's git server, if one runs (hack/git-server.sh keeps its own state).
 if [ -e "${CAIRN_GIT_STATE:-$CAIRN_REPO_ROOT/.cairn-git}" ]; then
@@ -28,6 +30,9 @@ if [ ! -e "$CAIRN_MARKER" ]; then
   die "$CAIRN_STATE was not created by hack/up.sh (no .cairn-state marker); refusing to delete it"
 fi
 command -v flock >/dev/null 2>&1 && lock_state
+
+# The real node first: its containers, mounts, cgroups and sysctls.
+real_node_stop
 
 for ((i = ${#CAIRN_DAEMONS[@]} - 1; i >= 0; i--)); do
   stop_daemon "${CAIRN_DAEMONS[i]}"

@@ -20,6 +20,12 @@ PACKAGES=(
   prometheus
   # chart rendering (Go text/template + sprig, as Helm does)
   golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev
+  # images and the real node (make image, CAIRN_REAL_NODE=1 make up): podman,
+  # a Debian root by debootstrap, containerd + runc (not crun: the hybrid
+  # cgroup hierarchy), CNI's loopback plugin, static busybox/libc for the
+  # e2e app and pause images, iptables for kubelet's checks
+  podman buildah debootstrap containerd runc containernetworking-plugins busybox-static
+  iptables libc6-dev
   # load generators for bench/
   wrk hey
 )

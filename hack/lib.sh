@@ -13,6 +13,8 @@
 #   KUBE_BIN_DIR           use these kube binaries (see hack/build-kube.sh)
 #   CAIRN_NODE_SIM         path of cairn-node-sim: also start simulated nodes
 #   CAIRN_SIM_NODES        how many nodes it registers (default 2)
+#   CAIRN_REAL_NODE=1      also a real node: containerd, kube-scheduler, kubelet
+#                          (hack/real-node.sh; needs root and make image)
 
 CAIRN_LOG_PREFIX=${CAIRN_LOG_PREFIX:-cairn}
 
@@ -56,6 +58,8 @@ CAIRN_CP_DAEMONS=(etcd kube-apiserver kube-controller-manager)
 # The node simulator (started when CAIRN_NODE_SIM names its binary) is
 # recorded and stopped like the others.
 CAIRN_DAEMONS=("${CAIRN_CP_DAEMONS[@]}" cairn-node-sim cairn-operator cairn-webhook)
+# The real node (CAIRN_REAL_NODE=1, hack/real-node.sh), stopped first.
+CAIRN_DAEMONS+=(kube-scheduler containerd-1 kubelet-1 containerd-2 kubelet-2 containerd-3 kubelet-3)
 
 # "VAR port" pairs, for checks and messages.
 cairn_ports() {

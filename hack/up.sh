@@ -11,6 +11,9 @@ set -euo pipefail
 CAIRN_LOG_PREFIX=up
 # shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=hack/real-node.sh
+. "$CAIRN_HACK_DIR/real-node.sh"
+REAL_NODE=${CAIRN_REAL_NODE:-0}
 
 SERVICE_CIDR=10.96.0.0/16 # a /16: a /24 runs out after 254 Services
 SERVICE_IP=10.96.0.1      # first address: the `kubernetes` Service
@@ -76,7 +79,12 @@ ensure_node_sim() {
 # ------------------------------------------------------------ already up?
 all_running=1
 any_recorded=0
-for d in "${CAIRN_CP_DAEMONS[@]}"; do
+real_node_daemons=()
+if [ "$REAL_NODE" = 1 ]; then
+  real_node_daemons=(kube-scheduler)
+  for ((i = 1; i <= REAL_NODES; i++)); do real_node_daemons+=("containerd-$i" "kubelet-$i"); done
+fi
+for d in "${CAIRN_CP_DAEMONS[@]}" "${real_node_daemons[@]}"; do
   daemon_running "$d" || all_running=0
   [ -f "$CAIRN_PIDS/$d.pid" ] && any_recorded=1
 done
@@ -90,6 +98,7 @@ if [ $any_recorded = 1 ]; then
   # Some daemon died or is unhealthy: stop the survivors we started, keep
   # PKI and etcd data, and start all three again.
   log "found a stopped or unhealthy control plane in $CAIRN_STATE; restarting it"
+  real_node_stop
   for ((i = ${#CAIRN_DAEMONS[@]} - 1; i >= 0; i--)); do
     stop_daemon "${CAIRN_DAEMONS[i]}"
   done
@@ -228,6 +237,7 @@ on_exit() {
   [ $rc = 0 ] && return 0
   if [ ${#STARTED[@]} -gt 0 ]; then
     log "start-up failed or was interrupted; stopping what this run started (logs stay in $CAIRN_LOGS)"
+    [ "$REAL_NODE" = 1 ] && real_node_stop
     for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
       stop_daemon "${STARTED[i]}" || true
     done
@@ -285,6 +295,10 @@ start kube-apiserver "$BIN_DIR/kube-apiserver" \
   --allow-privileged=true \
   --enable-priority-and-fairness=false \
   --endpoint-reconciler-type=none \
+  --enable-aggregator-routing="$([ "$REAL_NODE" = 1 ] && echo true || echo false)" \
+  --kubelet-client-certificate="$CAIRN_PKI/admin.crt" \
+  --kubelet-client-key="$CAIRN_PKI/admin.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --profiling=false
 wait_for kube-apiserver 60 "no ok from https://127.0.0.1:$CAIRN_APISERVER_PORT/readyz" apiserver_ready
 
@@ -329,6 +343,10 @@ wait_for kube-apiserver 30 "namespace default was not created" ns_default
 wait_for kube-controller-manager 30 "serviceaccount default/default got no token" sa_default_token
 
 ensure_node_sim
+# The real node's pods are reached through their Endpoints (hostNetwork, the
+# node's address): --enable-aggregator-routing makes the apiserver call a
+# Service-referenced webhook at an endpoint, as there is no kube-proxy.
+[ "$REAL_NODE" = 1 ] && real_node_start
 
 # For tools and tests that need more than the kubeconfig (e.g. etcd's URL).
 cat >"$CAIRN_STATE/cluster.env" <<EOF
@@ -344,6 +362,8 @@ CAIRN_ETCD_PEER_PORT=$CAIRN_ETCD_PEER_PORT
 CAIRN_KCM_PORT=$CAIRN_KCM_PORT
 CAIRN_NODE_SIM=${CAIRN_NODE_SIM:-}
 CAIRN_SIM_NODES=$SIM_NODES
+CAIRN_REAL_NODE=$REAL_NODE
+CAIRN_REAL_NODES=$([ "$REAL_NODE" = 1 ] && echo "$REAL_NODES")
 EOF
 
 trap - EXIT

@@ -505,9 +505,20 @@ int main(int argc, char** argv) {
   std::vector<kube::Informer*> all_informers = {&pipelines, &jobs, &pods, &releases};
   for (auto& m : managed_informers) all_informers.push_back(m.get());
   for (auto* inf : all_informers) inf->start();
+  // SIGTERM is honoured while the informers sync too (an apiserver that does
+  // not answer must not keep a terminating pod alive until SIGKILL).
   for (auto* inf : all_informers) {
-    while (!inf->wait_for_sync(std::chrono::seconds(10))) {
-      log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
+    for (int waits = 1; !inf->wait_for_sync(std::chrono::milliseconds(250)); ++waits) {
+      const timespec now{0, 0};
+      if (int s = sigtimedwait(&sigs, nullptr, &now); s > 0) {
+        log::info("signal received before the caches synced, shutting down",
+                  {{"signal", strsignal(s)}});
+        for (auto* i : all_informers) i->stop();
+        events.flush();
+        return 0;
+      }
+      if (waits % 40 == 0)
+        log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
     }
   }
   synced = true;

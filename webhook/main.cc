@@ -297,9 +297,22 @@ int main(int argc, char** argv) {
   }
 
   for (auto* inf : {&namespaces, &releases, &pipelines}) inf->start();
+  // SIGTERM is honoured while the informers sync too (an apiserver that does
+  // not answer must not keep a terminating pod alive until SIGKILL).
   for (auto* inf : {&namespaces, &releases, &pipelines}) {
-    while (!inf->wait_for_sync(std::chrono::seconds(10)))
-      log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
+    for (int waits = 1; !inf->wait_for_sync(std::chrono::milliseconds(250)); ++waits) {
+      const timespec now{0, 0};
+      if (int sig = sigtimedwait(&sigs, nullptr, &now); sig > 0) {
+        log::info("shutting down before the informers synced", {{"signal", std::to_string(sig)}});
+        warmer.stop();
+        for (auto* i : {&namespaces, &releases, &pipelines}) i->stop();
+        events.flush();
+        (*probes)->stop();
+        return 0;
+      }
+      if (waits % 40 == 0)
+        log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
+    }
   }
 
   auto server = http::Server::start({.address = host,

@@ -23,7 +23,9 @@
 //     lists), .Template.{Name,BasePath}, .Files.Get/GetBytes.
 //   - sprig's TxtFuncMap without env/expandenv (as Helm), plus include, tpl,
 //     required, fail, toYaml, fromYaml, toJson, fromJson and lookup (which,
-//     like `helm template`, finds nothing).
+//     like `helm template`, finds nothing; with --lookup-objects FILE, a
+//     `kubectl get -o json` of the live objects, it finds them there, as
+//     `helm upgrade` would in the cluster).
 //   - missingkey=zero and "<no value>" removed; templates/_* are partials;
 //     NOTES.txt rendered on its own; crds/ copied verbatim; Chart.yaml's
 //     kubeVersion checked; every rendered document must parse as YAML; the
@@ -123,9 +125,9 @@ func die(format string, args ...interface{}) {
 
 func main() {
 	var (
-		chartDir, ns, releaseName, outDir, kubeVersion string
-		includeCRDs                                    bool
-		valueFiles, sets, setStrings, apiVersions      multiFlag
+		chartDir, ns, releaseName, outDir, kubeVersion, lookupFile string
+		includeCRDs                                                bool
+		valueFiles, sets, setStrings, apiVersions                  multiFlag
 	)
 	flag.StringVar(&chartDir, "chart", "", "chart directory")
 	flag.StringVar(&ns, "namespace", "default", "release namespace")
@@ -133,6 +135,7 @@ func main() {
 	flag.StringVar(&outDir, "output-dir", "", "also write the rendered files here")
 	flag.StringVar(&kubeVersion, "kube-version", "v1.20.2", ".Capabilities.KubeVersion")
 	flag.BoolVar(&includeCRDs, "include-crds", false, "print crds/ first on stdout")
+	flag.StringVar(&lookupFile, "lookup-objects", "", "kubectl get -o json output (an object or a List) that lookup answers from")
 	flag.Var(&valueFiles, "f", "values file (repeatable)")
 	flag.Var(&valueFiles, "values", "values file (repeatable)")
 	flag.Var(&sets, "set", "a.b=c (repeatable)")
@@ -142,8 +145,30 @@ func main() {
 	if chartDir == "" || releaseName == "" || flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: render --chart DIR --release-name NAME [--namespace NS] "+
 			"[-f FILE ...] [--set K=V ...] [--set-string K=V ...] [--kube-version V] "+
-			"[--api-versions G/V ...] [--include-crds] [--output-dir DIR]")
+			"[--api-versions G/V ...] [--include-crds] [--output-dir DIR] [--lookup-objects FILE]")
 		os.Exit(2)
+	}
+	var lookupObjects []map[string]interface{}
+	if lookupFile != "" {
+		b, err := os.ReadFile(lookupFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "render: --lookup-objects: %v\n", err)
+			os.Exit(1)
+		}
+		var top map[string]interface{}
+		if err := json.Unmarshal(b, &top); err != nil {
+			fmt.Fprintf(os.Stderr, "render: --lookup-objects %s is not kubectl's JSON: %v\n", lookupFile, err)
+			os.Exit(1)
+		}
+		if items, ok := top["items"].([]interface{}); ok {
+			for _, it := range items {
+				if m, ok := it.(map[string]interface{}); ok {
+					lookupObjects = append(lookupObjects, m)
+				}
+			}
+		} else {
+			lookupObjects = append(lookupObjects, top)
+		}
 	}
 
 	var meta ChartMeta
@@ -281,6 +306,13 @@ func main() {
 		return m
 	}
 	funcs["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
+		for _, o := range lookupObjects {
+			md, _ := o["metadata"].(map[string]interface{})
+			if o["apiVersion"] == apiVersion && o["kind"] == kind && md != nil &&
+				(md["namespace"] == namespace || (namespace == "" && md["namespace"] == nil)) && md["name"] == name {
+				return o, nil
+			}
+		}
 		return map[string]interface{}{}, nil
 	}
 	root.Funcs(funcs)

@@ -316,6 +316,18 @@ Result<void> Simulator::bind(const json& pod) {
       }
     }
   }
+  // A nodeSelector that simulated nodes do not satisfy (e.g. a real node's
+  // cairn.dev/node=real, CAIRN_REAL_NODE=1 make up) is kube-scheduler's.
+  for (const auto& [k, v] : pod["spec"].value("nodeSelector", json::object()).items()) {
+    const std::string val = v.is_string() ? v.get<std::string>() : "";
+    if (k == "kubernetes.io/hostname" && is_ours(val)) {
+      target = val;
+    } else if (!((k == "kubernetes.io/os" && val == "linux") ||
+                 (k == "kubernetes.io/arch" && val == "amd64") ||
+                 (k == "node.cairn.dev/simulated" && val == "true"))) {
+      return {};
+    }
+  }
   if (target.empty()) {
     std::lock_guard lock(mu_);
     target = node_names_[next_node_++ % node_names_.size()];

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -442,6 +443,9 @@ TEST(ChartRender, DefaultValues) {
                                            "ConfigMap",
                                            "ClusterRole",
                                            "ClusterRole",
+                                           "ClusterRole",  // view, edit, admin (aggregated)
+                                           "ClusterRole",
+                                           "ClusterRole",
                                            "ClusterRoleBinding",
                                            "ClusterRoleBinding",
                                            "Role",
@@ -538,6 +542,71 @@ TEST(ChartRender, DefaultRbacIsClusterWideOnlyForWhatTheDesignNeeds) {
            {"create", "batch", "jobs"},
            {"update", "", "namespaces"}})
     EXPECT_FALSE(can(r, kWebhook, verb, group, resource, "any")) << verb << " " << resource;
+}
+
+// Teams see and change Pipelines and Releases with the roles they hold:
+// Cairn's ClusterRoles aggregate into view, edit and admin (issue #16).
+TEST(ChartRender, AggregatedRolesExtendViewEditAndAdmin) {
+  RENDER_OK(r);
+  const std::string base = "cairn-" + kNs;
+  auto verbs_of = [&](const std::string& role) {
+    std::set<std::string> v;
+    json cr = r.one("ClusterRole", base + "-" + role);
+    for (const auto& rule : cr.value("rules", json::array())) {
+      EXPECT_EQ(rule["apiGroups"], json::array({"cairn.dev"})) << role;
+      for (const auto& res : {"pipelines", "releases"})
+        EXPECT_TRUE(std::ranges::count(rule["resources"], json(res)) == 1) << role << " " << res;
+      for (const auto& x : rule["verbs"]) v.insert(x.get<std::string>());
+    }
+    return v;
+  };
+  auto aggregates_to = [&](const std::string& role) {
+    std::set<std::string> to;
+    const json labels = r.one("ClusterRole", base + "-" + role)["metadata"]["labels"];
+    for (const char* k : {"view", "edit", "admin"})
+      if (labels.value(std::string("rbac.authorization.k8s.io/aggregate-to-") + k, "") == "true")
+        to.insert(k);
+    return to;
+  };
+  EXPECT_EQ(verbs_of("view"), (std::set<std::string>{"get", "list", "watch"}));
+  EXPECT_EQ(aggregates_to("view"), (std::set<std::string>{"view", "edit", "admin"}));
+  const std::set<std::string> write = {"get",    "list",  "watch", "create",
+                                       "update", "patch", "delete"};
+  EXPECT_EQ(verbs_of("edit"), write);
+  EXPECT_EQ(aggregates_to("edit"), (std::set<std::string>{"edit"}));
+  auto admin = write;
+  admin.insert("deletecollection");
+  EXPECT_EQ(verbs_of("admin"), admin);
+  EXPECT_EQ(aggregates_to("admin"), (std::set<std::string>{"admin"}));
+
+  RENDER_OK(off, "rbac:\n  aggregatedRoles: false\n");
+  EXPECT_FALSE(off.get("ClusterRole", base + "-view"));
+}
+
+// Without a pod network (the local real node) both components run on the
+// host network: they bind the pod IP and roll without a surge pod.
+TEST(ChartRender, HostNetworkBindsThePodIpAndRollsWithoutSurge) {
+  RENDER_OK(r, "operator: {hostNetwork: true}\nwebhook: {hostNetwork: true}\n");
+  expect_well_formed(r);
+  for (const char* name : {"cairn-operator", "cairn-webhook"}) {
+    json dep = r.one("Deployment", name, kNs);
+    json spec = dep["spec"]["template"]["spec"];
+    EXPECT_EQ(spec.value("hostNetwork", false), true) << name;
+    EXPECT_EQ(spec.value("dnsPolicy", ""), "ClusterFirstWithHostNet") << name;
+    EXPECT_EQ(dep["spec"]["strategy"]["rollingUpdate"].value("maxSurge", -1), 0) << name;
+    json c = containers(dep)[0];
+    EXPECT_EQ(arg(c, "--probe-addr").value_or("").rfind("$(POD_IP):", 0), 0u) << name;
+    bool pod_ip = false;
+    for (const auto& e : c.value("env", json::array()))
+      pod_ip |= e.value("name", "") == "POD_IP" &&
+                e["valueFrom"]["fieldRef"].value("fieldPath", "") == "status.podIP";
+    EXPECT_TRUE(pod_ip) << name;
+  }
+  EXPECT_EQ(arg(containers(r.one("Deployment", "cairn-webhook", kNs))[0], "--addr"),
+            "$(POD_IP):9443");
+  RENDER_OK(d);
+  EXPECT_FALSE(d.one("Deployment", "cairn-webhook", kNs)["spec"]["template"]["spec"].contains(
+      "hostNetwork"));
 }
 
 // The ValidatingWebhookConfiguration is exactly the one the e2e tests have

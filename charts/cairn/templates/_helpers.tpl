@@ -181,3 +181,34 @@ watchNamespaces is set. */}}
 {{- fail "operator.push.enabled needs operator.push.secretName (a Secret with the key `token`)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Pod-level network settings of a component ({{ include "cairn.hostNetwork" $op }}):
+hostNetwork needs ClusterFirstWithHostNet to keep cluster DNS.
+*/}}
+{{- define "cairn.hostNetwork" -}}
+{{- if .hostNetwork }}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end }}
+{{- end }}
+
+{{/*
+The address a component's servers bind: the pod IP on the host network (the
+node's other pods and daemons keep their ports), every address otherwise.
+*/}}
+{{- define "cairn.bindHost" -}}
+{{- if .hostNetwork }}$(POD_IP){{ else }}0.0.0.0{{ end }}
+{{- end }}
+
+{{/*
+The POD_IP variable the bind address refers to (hostNetwork only).
+*/}}
+{{- define "cairn.podIPEnv" -}}
+{{- if .hostNetwork }}
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+{{- end }}
+{{- end }}
