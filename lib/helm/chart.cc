@@ -441,6 +441,9 @@ std::expected<void, Error> process_dependencies(Chart& c, Map& vals, const Map& 
   for (Chart& s : c.subcharts) {
     Value& sv = vals[s.name];
     if (!sv.is_map()) sv = Value(Map{});
+    // An alias gets the chart's defaults and the globals under its own name.
+    coalesce_globals(sv.map(), vals);
+    coalesce(s, sv.map());
     if (auto r = process_dependencies(s, sv.map(), top, depth + 1); !r) return r;
   }
   return {};

@@ -75,6 +75,7 @@ class Files final : public Object {
   explicit Files(std::map<std::string, std::string> f) : files_(std::move(f)) {}
   std::string type_name() const override { return "chartutil.Files"; }
   std::optional<std::string> to_string() const override { return go_sprint(as_map()); }
+  std::optional<Value> range_value() const override { return as_map(); }
 
   std::optional<Value> field(const std::string& name) const override {
     auto self = files_;

@@ -146,6 +146,8 @@ class State {
     p.decl.clear();
     auto v = eval_pipe(dot, p);
     if (!v) return std::unexpected(v.error());
+    if (v->kind() == Value::Kind::kObject)
+      if (auto r = v->object().range_value()) v = std::move(*r);
     for (const std::string& d : decl)
       if (!assign) vars_.push_back({d, Value()});
     std::size_t iterations = 0;

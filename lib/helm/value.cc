@@ -6,6 +6,8 @@
 
 namespace cairn::helm {
 
+std::optional<Value> Object::range_value() const { return std::nullopt; }
+
 std::string Value::type_name() const {
   switch (kind()) {
     case Kind::kNil:

@@ -38,6 +38,8 @@ class Object {
   virtual std::optional<Value> field(const std::string& name) const = 0;
   // What fmt prints (a Stringer), nullopt for Go's struct printing.
   virtual std::optional<std::string> to_string() const { return std::nullopt; }
+  // What `range` iterates over (Helm's Files is a map), nullopt if none.
+  virtual std::optional<Value> range_value() const;
 };
 
 struct Method {
