@@ -10,6 +10,7 @@
 #include "api/validate.h"
 #include "manifest/match.h"
 #include "manifest/render.h"
+#include "source/source.h"
 
 namespace cairn::webhook {
 
@@ -95,7 +96,7 @@ std::string annotation(const json& obj, std::string_view key) {
   return it->get<std::string>();
 }
 
-std::string short_sha(const std::string& c) { return c.substr(0, 8); }
+using git::short_sha;
 
 bool is_full_sha(const std::string& s) {
   return s.size() == 40 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -453,10 +454,7 @@ std::optional<Policy::Finding> Policy::check_commit(const ReleaseInfo& rel,
   }
 
   // It is reachable from the tracked ref.
-  const git::Ref ref =
-      !rel.spec.source.branch.empty() ? git::Ref{git::RefKind::kBranch, rel.spec.source.branch}
-      : !rel.spec.source.tag.empty()  ? git::Ref{git::RefKind::kTag, rel.spec.source.tag}
-                                      : git::Ref{git::RefKind::kCommit, rel.spec.source.commit};
+  const git::Ref ref = source::ref_of(rel.spec.source);
   auto reachable = [&]() -> std::optional<bool> {
     auto head = resolve_head(*src, ref);
     if (!head) return std::nullopt;
