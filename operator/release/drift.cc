@@ -56,21 +56,28 @@ std::expected<Reconciler::Glass, kit::Error> Reconciler::break_glass(Context& c,
     if (auto it = c.enforce.find(ns); it != c.enforce.end()) enforce = it->second;
   }
   if (enforce.empty()) {
-    // Not knowing is not trusting, and not reverting an emergency fix
-    // either: try again.
     auto n = client_.get(kube::res::kNamespaces, "", ns);
-    if (!n)
-      return std::unexpected(kit::Error::from(n.error()).within(
-          "reading namespace " + ns + " (is the break-glass annotation honoured?): "));
-    enforce = (*n)["metadata"]
-                  .value("labels", json::object())
-                  .value(std::string(api::kEnforceLabel), "<none>");
+    if (!n) {
+      // An apiserver that cannot answer now: neither trust the annotation
+      // nor revert what may be an emergency fix; look again. One that
+      // refuses (RBAC) or has no such namespace: not knowing is not
+      // trusting, so the annotation holds nothing.
+      auto e = kit::Error::from(n.error());
+      if (e.transient())
+        return std::unexpected(
+            e.within("reading namespace " + ns + " (is the break-glass annotation honoured?): "));
+      enforce = "unknown (" + n.error().to_string() + ")";
+    } else {
+      enforce = (*n)["metadata"]
+                    .value("labels", json::object())
+                    .value(std::string(api::kEnforceLabel), "none");
+    }
     std::lock_guard lock(c.mu);
     c.enforce[ns] = enforce;
   }
   if (enforce != api::kEnforceDeny) {
     std::lock_guard lock(c.mu);
-    c.glass_ignored.push_back(what + " (namespace " + ns + ")");
+    c.glass_ignored.push_back(what + " (namespace " + ns + ": cairn.dev/enforce " + enforce + ")");
     return Glass::kNone;
   }
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

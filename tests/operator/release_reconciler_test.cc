@@ -430,7 +430,23 @@ TEST(ReleaseReconciler, BreakGlassOutsideADenyNamespaceIsIgnored) {
   EXPECT_FALSE(cm["metadata"]["annotations"].contains(std::string(api::kBreakGlassAnnotation)));
 }
 
-TEST(ReleaseReconciler, BreakGlassIsNeitherHonouredNorRevertedWhenTheNamespaceCannotBeRead) {
+TEST(ReleaseReconciler, BreakGlassWaitsWhileTheNamespaceCannotBeReadNow) {
+  Harness h("deny");
+  h.repo->commit("main", {{"deploy/app.yaml", config("blue")}});
+  h.create();
+  h.settle();
+  break_glass(h, "red");
+  h.api.fault = [](const FakeApi::Call& c) -> std::optional<kube::Error> {
+    if (c.verb == "get" && c.resource == "namespaces")
+      return FakeApi::error(kube::Code::kUnavailable, "connection refused");
+    return std::nullopt;
+  };
+  h.reconcile();
+  EXPECT_EQ((*h.settings())["data"]["color"], "red") << "not reverted on a blip";
+  EXPECT_NE(h.ready_reason(), "BreakGlass") << "nor trusted";
+}
+
+TEST(ReleaseReconciler, BreakGlassIsNotTrustedWhereTheNamespaceIsRefused) {
   Harness h("deny");
   h.repo->commit("main", {{"deploy/app.yaml", config("blue")}});
   h.create();
@@ -442,8 +458,8 @@ TEST(ReleaseReconciler, BreakGlassIsNeitherHonouredNorRevertedWhenTheNamespaceCa
     return std::nullopt;
   };
   h.reconcile();
-  EXPECT_EQ((*h.settings())["data"]["color"], "red");
-  EXPECT_NE(h.ready_reason(), "BreakGlass");
+  EXPECT_EQ((*h.settings())["data"]["color"], "blue");
+  EXPECT_TRUE(h.events.has("BreakGlassIgnored"));
 }
 
 TEST(ReleaseReconciler, DeletingAReleasePrunesWhatItAppliedAndReleasesTheFinalizer) {
