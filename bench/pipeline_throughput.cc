@@ -4,6 +4,11 @@
 // informer sees it: p50/p99) and how many runs the operator drains per
 // minute, from the first push to the last run Succeeded.
 //
+// The floor, measured in the same run once the operator has stopped: the
+// same Jobs (pipeline::build_job, same repositories and commits) created
+// directly by a client, round by round: creation -> informer sees the Job,
+// and Jobs drained per minute. The ratios say what the operator adds.
+//
 // Runs against the cluster, git server and operator binary that
 // bench/run.sh provides (KUBECONFIG, CAIRN_GIT_STATE, CAIRN_OPERATOR).
 #include <fcntl.h>
@@ -19,6 +24,7 @@
 #include "common.h"
 #include "kube/informer.h"
 #include "kube/util.h"
+#include "pipeline/job.h"
 
 using namespace cairn;
 using bench::env_file;
@@ -35,6 +41,58 @@ int env_int(const char* name, int dflt) {
 }
 const int kPipelines = env_int("BENCH_PIPELINES", 50);
 const int kRounds = env_int("BENCH_ROUNDS", 4);
+
+struct Floor {
+  std::vector<double> latencies;  // ms from create to the informer seeing the Job
+  double minutes = 0;
+  size_t jobs = 0;
+};
+
+// The operator's Jobs for `commits` (Pipeline name -> commit), created by a
+// client in rounds of one per Pipeline, each round waiting for its Jobs to
+// succeed: what the Pipeline controller's work costs without the controller.
+Floor measure_floor(kube::Client& c, const std::string& ns, const std::string& daemon,
+                    const std::map<std::string, std::string>& commits,
+                    const std::map<std::string, std::string>& uids, kube::Store& jobs,
+                    std::mutex& mu, std::map<std::string, Clock::time_point>& seen_by_name) {
+  Floor f;
+  const api::Step step{.name = "s", .image = "x", .script = "true"};
+  auto t_start = Clock::now();
+  for (int round = 1; round <= kRounds; ++round) {
+    std::map<std::string, Clock::time_point> created;
+    for (const auto& [name, sha] : commits) {
+      auto job = pipeline::build_job({.ns = ns,
+                                      .pipeline = name,
+                                      .pipeline_uid = uids.at(name),
+                                      .run_id = "floor" + std::to_string(round),
+                                      .commit = sha,
+                                      .source_url = daemon + "/" + ns + "-" + name + ".git",
+                                      .checkout_image = "alpine/git:2.43.0",
+                                      .step = &step});
+      const std::string job_name = job["metadata"].value("name", "");
+      created[job_name] = Clock::now();
+      if (auto r = c.create(kube::res::kJobs, ns, job); !r)
+        std::cerr << "floor: create " << job_name << ": " << r.error().to_string() << "\n";
+    }
+    auto deadline = Clock::now() + std::chrono::minutes(3);
+    for (bool done = false; !done && Clock::now() < deadline;) {
+      done = true;
+      for (const auto& [job_name, t] : created) {
+        auto j = jobs.get(ns + "/" + job_name);
+        done = done && j && (*j).value("status", kube::json::object()).value("succeeded", 0) > 0;
+      }
+      if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::lock_guard lock(mu);
+    for (const auto& [job_name, t] : created) {
+      if (auto it = seen_by_name.find(job_name); it != seen_by_name.end())
+        f.latencies.push_back(std::chrono::duration<double, std::milli>(it->second - t).count());
+    }
+    f.jobs += created.size();
+  }
+  f.minutes = std::chrono::duration<double>(Clock::now() - t_start).count() / 60.0;
+  return f;
+}
 
 }  // namespace
 
@@ -110,11 +168,15 @@ int main() {
 
   // Every step Job as the informer sees it appear, by commit.
   std::mutex mu;
-  std::map<std::string, Clock::time_point> job_seen;
+  std::map<std::string, Clock::time_point> job_seen, seen_by_name;
   kube::Informer jobs(*c, {.resource = kube::res::kJobs, .ns = ns});
   jobs.add_handlers({.on_add = [&](const kube::ObjectPtr& o) {
     auto now = Clock::now();
     const kube::json labels = (*o)["metadata"].value("labels", kube::json::object());
+    {
+      std::lock_guard lock(mu);
+      seen_by_name.emplace((*o)["metadata"].value("name", ""), now);
+    }
     // Repositories with equal content have equal commit ids: key by Pipeline too.
     std::string key =
         labels.value("cairn.dev/pipeline", "") + "@" + labels.value("cairn.dev/commit", "");
@@ -144,6 +206,7 @@ int main() {
   std::vector<double> latencies;
   auto t_start = Clock::now();
   std::map<std::string, Clock::time_point> pushed;
+  std::map<std::string, std::string> last_commit;  // Pipeline -> its newest commit
   // Rounds are separated: each waits for its 50 runs, so a push never queues
   // behind the previous run of its Pipeline (concurrency 1) and the latency
   // is detection + Job creation alone.
@@ -171,6 +234,7 @@ int main() {
         std::lock_guard lock(mu);
         pushed[name + "@" + sha] = Clock::now();
       }
+      last_commit[name] = sha;
       sh("curl -s -o /dev/null --cacert " + tmp +
          "/tls.crt -H 'X-Hub-Signature-256: sha256=" + mac + "' --data-binary @" + tmp +
          "/payload.json https://127.0.0.1:" + std::to_string(port) + "/hook");
@@ -210,6 +274,25 @@ int main() {
 
   ::kill(op, SIGTERM);
   ::waitpid(op, nullptr, 0);
+
+  // The floor, with the operator stopped so it does not adopt these Jobs.
+  std::map<std::string, std::string> uids;
+  if (auto l = c->list(pipelines, ns)) {
+    for (const auto& p : (*l)["items"])
+      uids[p["metadata"].value("name", "")] = p["metadata"].value("uid", "");
+  }
+  Floor floor = measure_floor(*c, ns, daemon, last_commit, uids, jobs.store(), mu, seen_by_name);
+  const double op_p50 = bench::percentile(latencies, 50);
+  const double floor_p50 = bench::percentile(floor.latencies, 50);
+  const double op_rate = static_cast<double>(pushed.size()) / minutes;
+  const double floor_rate = floor.minutes > 0 ? static_cast<double>(floor.jobs) / floor.minutes : 0;
+  std::printf("floor (the same %zu Jobs created directly by a client, same rounds):\n", floor.jobs);
+  std::printf("  create -> Job seen:         n=%zu  p50 %.1f ms  p99 %.1f ms\n",
+              floor.latencies.size(), floor_p50, bench::percentile(floor.latencies, 99));
+  std::printf("  drained: %.0f Jobs/minute (%.1f s)\n", floor_rate, floor.minutes * 60.0);
+  std::printf("  ratio operator/floor: latency p50 x%.1f, drain rate %.0f%% of the floor\n",
+              floor_p50 > 0 ? op_p50 / floor_p50 : 0.0,
+              floor_rate > 0 ? 100.0 * op_rate / floor_rate : 0.0);
   jobs.stop();
   bench::delete_namespace(*c, ns);
   if (!std::getenv("BENCH_KEEP"))

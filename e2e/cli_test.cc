@@ -17,31 +17,7 @@ namespace res = kube::res;
 namespace fs = std::filesystem;
 
 std::string app_yaml(const std::string& image) {
-  return R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers: [{name: web, image: ")" +
-         image + R"(", ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: web-config}
-data: {greeting: hello}
-)";
+  return e2e::app_yaml({.image = image, .replicas = 1});
 }
 
 // The Release once `commit` is its current, deployed commit.

@@ -21,16 +21,7 @@ using namespace std::chrono_literals;
 namespace res = kube::res;
 
 json release(const std::string& url, const std::string& extra = "") {
-  return yaml(R"(
-apiVersion: cairn.dev/v1alpha1
-kind: Release
-metadata: {name: web}
-spec:
-  source: {url: ")" +
-              url + R"(", branch: main, interval: 10s}
-  path: deploy
-  rollout: {progressDeadline: 10s}
-)" + extra);
+  return yaml(release_yaml({.url = url, .extra = extra}));
 }
 
 std::string stamp(const json& o, const std::string& key) {
@@ -161,6 +152,84 @@ TEST(Release, HandEditsAreRevertedWithSelfHealAndOnlyReportedWithout) {
   ASSERT_TRUE(reported) << reported.error().to_string();
   auto still = client().get(res::kDeployments, ns.name(), "web");
   EXPECT_EQ((*still)["spec"].value("replicas", 0), 4) << "reported, not corrected";
+}
+
+// What a person adds by hand (issue #15): an env var, an initContainer and a
+// label, none of which git sets. Server-side apply alone would keep them
+// (they belong to another field manager); putting git back must remove them.
+kube::Result<json> add_by_hand(const std::string& ns, const std::string& break_glass = "") {
+  json ops = json::array({{{"op", "add"},
+                           {"path", "/spec/template/spec/containers/0/env"},
+                           {"value", {{{"name", "EXTRA"}, {"value", "1"}}}}},
+                          {{"op", "add"},
+                           {"path", "/spec/template/spec/initContainers"},
+                           {"value", {{{"name", "sneak"}, {"image", "busybox"}}}}},
+                          {{"op", "add"}, {"path", "/metadata/labels/extra"}, {"value", "x"}}});
+  if (!break_glass.empty()) {
+    ops.push_back({{"op", "add"},
+                   {"path", "/metadata/annotations/cairn.dev~1break-glass"},
+                   {"value", break_glass}});
+  }
+  return client().patch(res::kDeployments, ns, "web", kube::PatchType::kJson, ops);
+}
+
+bool has_hand_fields(const json& d) {
+  const json pod = d["spec"]["template"]["spec"];
+  return pod["containers"][0].contains("env") || pod.contains("initContainers") ||
+         d["metadata"].value("labels", json::object()).contains("extra");
+}
+
+bool ready_reason(const json& rel, const std::string& reason) {
+  for (const auto& c : rel.value("status", json::object()).value("conditions", json::array())) {
+    if (c.value("type", "") == "Ready" && c.value("reason", "") == reason) return true;
+  }
+  return false;
+}
+
+TEST(Release, SelfHealAndBreakGlassRemoveWhatWasAddedByHand) {
+  TestNamespace ns("e2e-relfull", {{"cairn.dev/enforce", "deny"}});
+  GitRepo repo("rel-" + ns.name());
+  std::string a = repo.commit({{"deploy/app.yaml", web_app_yaml("web:1", false)}}, "A");
+  OperatorProcess op(ns.name(), {"--break-glass-ttl", "6s"});
+  ASSERT_TRUE(client().create(kReleases, ns.name(), release(repo.git_url())));
+  ASSERT_TRUE(wait_release(ns.name(), a, "Deployed")) << op.log_tail();
+
+  // Self-heal: the added fields are gone, not only the values git sets.
+  ASSERT_TRUE(add_by_hand(ns.name()));
+  auto healed = wait_for(
+      res::kDeployments, ns.name(), "web", [](const json& d) { return !has_hand_fields(d); }, 15s);
+  ASSERT_TRUE(healed) << healed.error().to_string() << "\n" << op.log_tail();
+
+  // selfHeal off, and break-glass in a deny namespace: the change stays for
+  // the TTL, then git is put back completely all the same.
+  auto off = client().patch(kReleases, ns.name(), "web", kube::PatchType::kMerge,
+                            {{"spec", {{"selfHeal", false}}}});
+  ASSERT_TRUE(off);
+  const int64_t gen = (*off)["metadata"].value("generation", int64_t{0});
+  ASSERT_TRUE(wait_for(
+      kReleases, ns.name(), "web",
+      [gen](const json& o) {
+        return o.value("status", json::object()).value("observedGeneration", int64_t{0}) >= gen;
+      },
+      15s));
+  ASSERT_TRUE(add_by_hand(ns.name(), "INC-7 hotfix"));
+  auto held = wait_for(
+      kReleases, ns.name(), "web", [](const json& o) { return ready_reason(o, "BreakGlass"); },
+      15s);
+  ASSERT_TRUE(held) << held.error().to_string() << "\n" << op.log_tail();
+  auto during = client().get(res::kDeployments, ns.name(), "web");
+  ASSERT_TRUE(during);
+  EXPECT_TRUE(has_hand_fields(*during)) << "held for the TTL";
+  auto restored = wait_for(
+      res::kDeployments, ns.name(), "web",
+      [](const json& d) {
+        return !has_hand_fields(d) && !d["metadata"]
+                                           .value("annotations", json::object())
+                                           .contains("cairn.dev/break-glass");
+      },
+      30s);
+  ASSERT_TRUE(restored) << restored.error().to_string() << "\n" << op.log_tail();
+  EXPECT_EQ((*restored)["spec"]["template"]["spec"]["containers"][0].value("image", ""), "web:1");
 }
 
 TEST(Release, BadManifestsKeepTheLastGoodCommitAndSayWhere) {

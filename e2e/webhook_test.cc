@@ -23,45 +23,16 @@ const kube::ApiResource kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebi
                                       "RoleBinding", true};
 
 std::string app_yaml(const std::string& color = "blue") {
-  return R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers: [{name: web, image: "web:1", ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: settings}
-data: {color: )" +
-         color + "}\n";
+  return e2e::app_yaml({.config_name = "settings", .config_data = "{color: " + color + "}"});
 }
 
 json release(const std::string& name, const std::string& url, const std::string& extra = "",
              const std::string& source_extra = "") {
-  return yaml(R"(
-apiVersion: cairn.dev/v1alpha1
-kind: Release
-metadata: {name: )" +
-              name + R"(}
-spec:
-  source: {url: ")" +
-              url + R"(", branch: main, interval: 10s)" + source_extra + R"(}
-  path: deploy
-  rollout: {progressDeadline: 30s}
-)" + extra);
+  return yaml(release_yaml({.name = name,
+                            .url = url,
+                            .progress_deadline = "30s",
+                            .source_extra = source_extra,
+                            .extra = extra}));
 }
 
 kube::Result<json> wait_deployed(const std::string& ns, const std::string& commit,

@@ -113,7 +113,7 @@ bool has_annotation(const json& obj, std::string_view key) {
   return field(obj, "metadata", "annotations").contains(std::string(key));
 }
 
-std::string short_sha(const std::string& c) { return c.substr(0, 8); }
+using git::short_sha;
 
 bool is_full_sha(const std::string& s) {
   return s.size() == 40 && std::all_of(s.begin(), s.end(), [](unsigned char c) {

@@ -29,8 +29,6 @@ std::string annotation(const json& obj, std::string_view key) {
   return str(member(member(obj, "metadata"), "annotations"), key);
 }
 
-std::string short_id(const std::string& commit) { return commit.substr(0, 8); }
-
 // Sets j[key] only when `v` is not empty (optional fields are left out).
 void put(json& j, const char* key, const std::string& v) {
   if (!v.empty()) j[key] = v;
@@ -326,10 +324,10 @@ json assemble_trace(const TraceInput& in) {
         r["objectCommitIsCurrent"] = current;
         if (!current) {
           warnings.push_back(
-              what + " is stamped with commit " + short_id(stamp.commit) +
+              what + " is stamped with commit " + git::short_sha(stamp.commit) +
               " but the Release's current commit is " +
               (status->current_commit.empty() ? std::string("none")
-                                              : short_id(status->current_commit)) +
+                                              : git::short_sha(status->current_commit)) +
               " (a rollout in progress, a change by hand, or an object the Release no longer "
               "applies)");
         }
@@ -394,12 +392,12 @@ json assemble_trace(const TraceInput& in) {
       pipeline["otherRuns"] = others;
       if (!idx && !commit.empty()) {
         warnings.push_back("Pipeline " + str(pmeta, "name") + " has no run of commit " +
-                           short_id(commit) +
+                           git::short_sha(commit) +
                            " (it was never run, or left status.runs past historyLimit)");
       } else if (idx && m.matched_by == "gate" && runs[*idx].phase != api::RunPhase::kSucceeded) {
-        warnings.push_back("the gating run " + runs[*idx].id + " of commit " + short_id(commit) +
-                           " did not succeed (" + std::string(api::to_string(runs[*idx].phase)) +
-                           ")");
+        warnings.push_back("the gating run " + runs[*idx].id + " of commit " +
+                           git::short_sha(commit) + " did not succeed (" +
+                           std::string(api::to_string(runs[*idx].phase)) + ")");
       }
     }
   }
@@ -610,7 +608,7 @@ std::expected<std::string, std::string> rollback_target(const json& release,
                            " deployed commits; give more digits");
   }
   std::string known;
-  for (const auto& c : deployed) known += (known.empty() ? "" : ", ") + short_id(c);
+  for (const auto& c : deployed) known += (known.empty() ? "" : ", ") + git::short_sha(c);
   std::string why = other_result.empty()
                         ? "is not in the Release's history"
                         : "was never deployed successfully (its result was " + other_result + ")";

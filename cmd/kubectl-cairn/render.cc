@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "git/git.h"
 #include "kube/util.h"
 
 namespace cairn::cli {
@@ -24,8 +25,6 @@ const json& member(const json& o, std::string_view key) {
   auto it = o.find(key);
   return it != o.end() ? *it : kNull;
 }
-
-std::string short_id(const std::string& c) { return c.substr(0, 8); }
 
 std::string pad(std::string_view s, size_t width) {
   std::string out(s);
@@ -239,13 +238,13 @@ std::string render_trace(const json& doc, const Style& st) {
     }
     out << kv(st, "current",
               (current.empty() ? paint(st, "none", Tone::kDim)
-                               : paint(st, short_id(current), Tone::kId)) +
+                               : paint(st, git::short_sha(current), Tone::kId)) +
                   note);
     if (std::string d = str(r, "desiredCommit"); !d.empty() && d != current) {
-      out << kv(st, "desired", paint(st, short_id(d), Tone::kId));
+      out << kv(st, "desired", paint(st, git::short_sha(d), Tone::kId));
     }
     if (std::string p = str(r, "pinnedCommit"); !p.empty()) {
-      out << kv(st, "pinned", paint(st, short_id(p), Tone::kId) + " (manual rollback)");
+      out << kv(st, "pinned", paint(st, git::short_sha(p), Tone::kId) + " (manual rollback)");
     }
     if (member(r, "inInventory").is_boolean() && !r["inInventory"].get<bool>()) {
       out << kv(st, "inventory", paint(st, "this object is not listed", Tone::kBusy));
@@ -260,7 +259,7 @@ std::string render_trace(const json& doc, const Style& st) {
                                ? "lead " + format_duration(h["leadTimeSeconds"].get<int64_t>())
                                : "";
         std::string mark = c == followed ? "<- traced" : "";
-        rows.push_back({{short_id(c), Tone::kId},
+        rows.push_back({{git::short_sha(c), Tone::kId},
                         {str(h, "result"), tone_of(str(h, "result"))},
                         {str(h, "finishedAt").empty() ? str(h, "startedAt") : str(h, "finishedAt"),
                          Tone::kDim},
@@ -396,7 +395,7 @@ std::string render_history(const json& doc, const Style& st) {
   out << paint(st, "Release " + str(r, "namespace") + "/" + str(r, "name"), Tone::kBold) << "  "
       << paint(st, phase.empty() ? "NoPhase" : phase, tone_of(phase));
   if (std::string p = str(r, "pinnedCommit"); !p.empty()) {
-    out << paint(st, "  pinned to " + short_id(p) + " (manual rollback)", Tone::kBusy);
+    out << paint(st, "  pinned to " + git::short_sha(p) + " (manual rollback)", Tone::kBusy);
   }
   out << "\n";
   std::vector<std::vector<Cell>> rows = {{{"", Tone::kPlain},
@@ -415,7 +414,7 @@ std::string render_history(const json& doc, const Style& st) {
     bool current = member(h, "current").is_boolean() && h["current"].get<bool>();
     rows.push_back(
         {{current ? "*" : " ", Tone::kGood},
-         {short_id(str(h, "commit")), Tone::kId},
+         {git::short_sha(str(h, "commit")), Tone::kId},
          {str(h, "result"), tone_of(str(h, "result"))},
          {fin},
          {lead},
@@ -461,13 +460,13 @@ std::string render_status(const json& doc, const Style& st) {
     std::string msg = ready.is_object() ? str(ready, "message") : "";
     if (member(r, "suspended").is_boolean()) msg = "suspended; " + msg;
     if (std::string p = str(r, "pinnedCommit"); !p.empty()) {
-      msg = "pinned to " + short_id(p) + " (manual rollback); " + msg;
+      msg = "pinned to " + git::short_sha(p) + " (manual rollback); " + msg;
     }
     std::string current = str(r, "currentCommit");
     rows.push_back({{str(r, "name")},
                     {phase.empty() ? "-" : phase, tone_of(phase)},
                     {ready_status, tone_of(ready_status)},
-                    {current.empty() ? "-" : short_id(current), Tone::kId},
+                    {current.empty() ? "-" : git::short_sha(current), Tone::kId},
                     {age(r)},
                     {msg, Tone::kDim}});
   }
@@ -494,7 +493,7 @@ std::string render_status(const json& doc, const Style& st) {
     std::string latest = str(p, "latestCommit");
     rows.push_back({{str(p, "name")},
                     {ready_status, tone_of(ready_status)},
-                    {latest.empty() ? "-" : short_id(latest), Tone::kId},
+                    {latest.empty() ? "-" : git::short_sha(latest), Tone::kId},
                     {run.is_object() ? str(run, "id") : "-"},
                     {run.is_object() ? str(run, "trigger") : "-"},
                     {run.is_object() ? str(run, "phase") : "-", tone_of(str(run, "phase"))},

@@ -244,31 +244,7 @@ std::vector<std::string> GitRepo::commits(
 }
 
 std::string web_app_yaml(const std::string& image, bool with_config, bool ready) {
-  std::string y = R"(apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata:
-      labels: {app: web}
-)" + std::string(ready ? "" : "      annotations: {sim.cairn.dev/ready: \"false\"}\n") +
-                  R"(    spec:
-      containers: [{name: web, image: ")" +
-                  image + R"(", ports: [{containerPort: 8080}]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
-)";
-  if (with_config)
-    y += "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {greeting: "
-         "hello}\n";
-  return y;
+  return app_yaml({.image = image, .ready = ready, .config_name = with_config ? "web-config" : ""});
 }
 
 kube::Result<kube::json> wait_release(const std::string& ns, const std::string& commit,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kube/client.h"
+#include "manifests.h"
 
 namespace cairn::e2e {
 
@@ -63,9 +64,9 @@ kube::Result<kube::json> wait_run(const std::string& ns, const std::string& name
                                   const std::string& commit,
                                   std::chrono::seconds limit = std::chrono::seconds(60));
 
-// deploy/app.yaml of the e2e apps: Deployment "web" (2 replicas of
-// `image`; kept unready by the node simulator unless `ready`), Service
-// "web", and with `with_config` ConfigMap "web-config".
+// deploy/app.yaml of the e2e apps (app_yaml in manifests.h): Deployment
+// "web" (2 replicas of `image`; kept unready by the node simulator unless
+// `ready`), Service "web", and with `with_config` ConfigMap "web-config".
 std::string web_app_yaml(const std::string& image, bool with_config, bool ready = true);
 
 // A repository on the e2e git server (hack/git-server.sh), with a working

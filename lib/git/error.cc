@@ -78,4 +78,14 @@ Credentials credentials_from_secret(const std::map<std::string, std::string>& da
   return c;
 }
 
+std::string short_sha(const std::string& commit) { return commit.substr(0, 8); }
+
+std::optional<std::string> signature_problem(Source& source, const std::string& commit,
+                                             const std::vector<std::string>& trusted_keys) {
+  auto v = source.verify_signature(commit, trusted_keys);
+  if (!v) return v.error().message;
+  if (v->status == SignatureStatus::kValid) return std::nullopt;
+  return std::string(status_name(v->status)) + (v->message.empty() ? "" : ": " + v->message);
+}
+
 }  // namespace cairn::git

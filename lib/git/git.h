@@ -36,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -248,6 +249,12 @@ std::string redact_url(const std::string& url);
 // trailing slashes dropped; a local path made absolute.
 std::string normalize_url(const std::string& url);
 
+// The repository a URL names, for matching a push hook's URLs with a
+// source's: normalize_url without a trailing ".git" and without the ssh
+// user, so git@host:org/app.git and https://host/org/app differ only by
+// scheme, and https://host/org/app.git equals https://host/org/app.
+std::string repository_identity(const std::string& url);
+
 // The web address of a repository, as GitHub, GitLab, Gitea and the like
 // serve it (<web_url>/commit/<sha> shows a commit): credentials and ".git"
 // dropped, ssh and scp-like URLs on https without their ssh port;
@@ -258,6 +265,14 @@ std::string web_url(const std::string& url);
 // Whether `url` uses a supported transport (https, http, ssh, scp-like
 // user@host:path, git, file, or a local path); kInvalid with the reason if not.
 Result<void> check_url(const std::string& url);
+
+// A commit id as messages show it: its first 8 hex digits.
+std::string short_sha(const std::string& commit);
+
+// Why `commit` is not validly signed by one of `trusted_keys`, for a person
+// ("Invalid: ...", or why it could not be checked); std::nullopt when it is.
+std::optional<std::string> signature_problem(Source& source, const std::string& commit,
+                                             const std::vector<std::string>& trusted_keys);
 
 // Initialises libgit2 and the process-wide settings above. Called by every
 // entry point; idempotent and thread-safe. Fails only if libgit2 cannot start.

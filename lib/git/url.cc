@@ -164,6 +164,18 @@ std::string normalize_url(const std::string& raw) {
   return out;
 }
 
+std::string repository_identity(const std::string& url) {
+  std::string out = normalize_url(url);
+  if (out.starts_with("ssh://")) {
+    const auto host = out.find('/', 6);
+    if (const auto at = out.find('@', 6); at != std::string::npos && at < host)
+      out.erase(6, at - 6 + 1);
+  }
+  if (out.ends_with(".git")) out.resize(out.size() - 4);
+  while (out.size() > 1 && out.back() == '/' && !out.ends_with("://")) out.pop_back();
+  return out;
+}
+
 Result<void> check_url(const std::string& url) {
   if (url.empty()) return fail(Code::kInvalid, "the repository URL is empty");
   for (char c : url) {

@@ -110,7 +110,41 @@ struct ClientOptions {
   int max_retries = 3;
 };
 
-class Client {
+// The calls a controller makes on the apiserver, as an interface (Envoy's
+// style for I/O): Client implements it, and reconcilers take an Api& so that
+// tests can drive them against an in-memory fake and inject faults.
+class Api {
+ public:
+  virtual ~Api() = default;
+  // Maps apiVersion + kind to a resource (discovery).
+  virtual Result<ApiResource> resource_for(std::string_view api_version, std::string_view kind) = 0;
+  // The resource of an object, from its apiVersion and kind.
+  virtual Result<ApiResource> resource_of(const json& obj) = 0;
+  // `ns` is ignored for cluster-scoped resources.
+  virtual Result<json> get(const ApiResource& r, std::string_view ns, std::string_view name,
+                           std::string_view subresource = {}) = 0;
+  // One page of a list. `ns` empty lists all namespaces.
+  virtual Result<json> list(const ApiResource& r, std::string_view ns,
+                            const ListOptions& opts = {}) = 0;
+  virtual Result<json> create(const ApiResource& r, std::string_view ns, const json& obj,
+                              const WriteOptions& opts = {}) = 0;
+  // PUT; the object's metadata.resourceVersion makes it a compare-and-swap.
+  virtual Result<json> update(const ApiResource& r, std::string_view ns, const json& obj,
+                              std::string_view subresource = {}, const WriteOptions& opts = {}) = 0;
+  virtual Result<json> patch(const ApiResource& r, std::string_view ns, std::string_view name,
+                             PatchType type, const json& patch, std::string_view subresource = {},
+                             const WriteOptions& opts = {}) = 0;
+  // Server-side apply (application/apply-patch+yaml; JSON is valid YAML).
+  virtual Result<json> apply(const ApiResource& r, std::string_view ns, const json& obj, bool force,
+                             std::string_view subresource = {}, const WriteOptions& opts = {}) = 0;
+  // Deletes; NotFound is returned as an error so callers can decide.
+  virtual Result<json> remove(const ApiResource& r, std::string_view ns, std::string_view name,
+                              const DeleteOptions& opts = {}) = 0;
+  // The field manager writes use when WriteOptions names none.
+  virtual std::string default_field_manager() const = 0;
+};
+
+class Client final : public Api {
  public:
   static Result<std::unique_ptr<Client>> create(const Config& cfg, ClientOptions opts = {});
   ~Client();
@@ -128,32 +162,30 @@ class Client {
   // --- discovery
   // Maps apiVersion + kind to a resource. Cached; a miss refreshes the
   // discovery data (at most once per few seconds) before answering NotFound.
-  Result<ApiResource> resource_for(std::string_view api_version, std::string_view kind);
+  Result<ApiResource> resource_for(std::string_view api_version, std::string_view kind) override;
   // The resource of an object, from its apiVersion and kind.
-  Result<ApiResource> resource_of(const json& obj);
+  Result<ApiResource> resource_of(const json& obj) override;
   void invalidate_discovery();
 
   // --- typed calls. `ns` is ignored for cluster-scoped resources.
   Result<json> get(const ApiResource& r, std::string_view ns, std::string_view name,
-                   std::string_view subresource = {});
-  // One page of a list. `ns` empty lists all namespaces.
-  Result<json> list(const ApiResource& r, std::string_view ns, const ListOptions& opts = {});
+                   std::string_view subresource = {}) override;
+  Result<json> list(const ApiResource& r, std::string_view ns,
+                    const ListOptions& opts = {}) override;
   // Every page of a list, concatenated; metadata.resourceVersion is the first page's.
   Result<json> list_all(const ApiResource& r, std::string_view ns, ListOptions opts = {});
   Result<json> create(const ApiResource& r, std::string_view ns, const json& obj,
-                      const WriteOptions& opts = {});
-  // PUT; the object's metadata.resourceVersion makes it a compare-and-swap.
+                      const WriteOptions& opts = {}) override;
   Result<json> update(const ApiResource& r, std::string_view ns, const json& obj,
-                      std::string_view subresource = {}, const WriteOptions& opts = {});
+                      std::string_view subresource = {}, const WriteOptions& opts = {}) override;
   Result<json> patch(const ApiResource& r, std::string_view ns, std::string_view name,
                      PatchType type, const json& patch, std::string_view subresource = {},
-                     const WriteOptions& opts = {});
-  // Server-side apply (application/apply-patch+yaml; JSON is valid YAML).
+                     const WriteOptions& opts = {}) override;
   Result<json> apply(const ApiResource& r, std::string_view ns, const json& obj, bool force,
-                     std::string_view subresource = {}, const WriteOptions& opts = {});
-  // Deletes; NotFound is returned as an error so callers can decide.
+                     std::string_view subresource = {}, const WriteOptions& opts = {}) override;
   Result<json> remove(const ApiResource& r, std::string_view ns, std::string_view name,
-                      const DeleteOptions& opts = {});
+                      const DeleteOptions& opts = {}) override;
+  std::string default_field_manager() const override { return opts_.field_manager; }
 
   // Requests sent, for tests and metrics.
   uint64_t requests_sent() const { return requests_.load(); }

@@ -17,23 +17,32 @@
 
 namespace cairn::kube {
 
-class EventRecorder {
+// Where a controller's Events go: EventRecorder writes them to the
+// apiserver; tests record them in memory.
+class EventSink {
  public:
-  EventRecorder(Client& client, std::string component, std::string instance = {},
-                size_t queue_limit = 1000);
-  ~EventRecorder();
-  EventRecorder(const EventRecorder&) = delete;
-  EventRecorder& operator=(const EventRecorder&) = delete;
-
+  virtual ~EventSink() = default;
   // `type` is "Normal" or "Warning"; `reason` is UpperCamelCase.
-  void record(const json& object, const std::string& type, const std::string& reason,
-              const std::string& message);
+  virtual void record(const json& object, const std::string& type, const std::string& reason,
+                      const std::string& message) = 0;
   void normal(const json& o, const std::string& reason, const std::string& message) {
     record(o, "Normal", reason, message);
   }
   void warning(const json& o, const std::string& reason, const std::string& message) {
     record(o, "Warning", reason, message);
   }
+};
+
+class EventRecorder final : public EventSink {
+ public:
+  EventRecorder(Client& client, std::string component, std::string instance = {},
+                size_t queue_limit = 1000);
+  ~EventRecorder() override;
+  EventRecorder(const EventRecorder&) = delete;
+  EventRecorder& operator=(const EventRecorder&) = delete;
+
+  void record(const json& object, const std::string& type, const std::string& reason,
+              const std::string& message) override;
 
   // Waits until every queued event is written (tests, shutdown).
   void flush();

@@ -22,15 +22,13 @@ std::string Tracker::identity(const std::string& ns, const api::SourceSpec& spec
   return spec.secret_ref ? ns + "/" + spec.secret_ref->name : std::string();
 }
 
-std::string short_sha(const std::string& commit) { return commit.substr(0, 8); }
-
 git::Ref ref_of(const api::SourceSpec& s) {
   if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
   if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
   return {git::RefKind::kCommit, s.commit};
 }
 
-Tracker::Tracker(kube::Client& client, std::chrono::seconds fetch_timeout,
+Tracker::Tracker(kube::Api& client, std::chrono::seconds fetch_timeout,
                  std::chrono::seconds stall_timeout, std::function<Clock::time_point()> now)
     : client_(client),
       fetch_timeout_(fetch_timeout),
@@ -72,8 +70,7 @@ std::expected<git::Credentials, Failure> Tracker::credentials(const std::string&
   return read_credentials(client_, ns, spec);
 }
 
-std::expected<git::Credentials, Failure> read_credentials(kube::Client& client,
-                                                          const std::string& ns,
+std::expected<git::Credentials, Failure> read_credentials(kube::Api& client, const std::string& ns,
                                                           const api::SourceSpec& spec) {
   if (!spec.secret_ref) return git::Credentials{};
   const std::string& name = spec.secret_ref->name;
@@ -96,7 +93,7 @@ std::expected<git::Credentials, Failure> read_credentials(kube::Client& client,
   return git::credentials_from_secret(data);
 }
 
-std::expected<std::vector<std::string>, Failure> read_signers(kube::Client& client,
+std::expected<std::vector<std::string>, Failure> read_signers(kube::Api& client,
                                                               const std::string& ns,
                                                               const api::SourceSpec& spec) {
   std::vector<std::string> keys;

@@ -7,6 +7,7 @@
 #include <expected>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -19,8 +20,16 @@
 namespace cairn::source {
 
 std::string now_s();  // metav1.Time of now
-std::string short_sha(const std::string& commit);
+using git::short_sha;
+// The git ref spec.source tracks: its branch, tag or commit.
 git::Ref ref_of(const api::SourceSpec& spec);
+
+// Where mirrors come from (git::Cache in production, a fake in tests).
+class SourceProvider {
+ public:
+  virtual ~SourceProvider() = default;
+  virtual std::shared_ptr<git::Source> source(const std::string& url) = 0;
+};
 
 // Why the source is unusable: a condition reason, a message that names the
 // problem and the fix, and when to look again.
@@ -34,14 +43,13 @@ struct Failure {
 };
 
 // The git credentials of spec.secretRef in `ns` (none without one).
-std::expected<git::Credentials, Failure> read_credentials(kube::Client& client,
-                                                          const std::string& ns,
+std::expected<git::Credentials, Failure> read_credentials(kube::Api& client, const std::string& ns,
                                                           const api::SourceSpec& spec);
 
 // Trusted public keys from spec.verify.signersSecretRef in `ns`: every data
 // value of the Secret (each may hold several OpenSSH key lines or armored
 // OpenPGP blocks).
-std::expected<std::vector<std::string>, Failure> read_signers(kube::Client& client,
+std::expected<std::vector<std::string>, Failure> read_signers(kube::Api& client,
                                                               const std::string& ns,
                                                               const api::SourceSpec& spec);
 
@@ -54,8 +62,8 @@ class Tracker {
  public:
   using Clock = std::chrono::steady_clock;
   // `now` replaces the steady clock (tests).
-  Tracker(kube::Client& client, std::chrono::seconds fetch_timeout,
-          std::chrono::seconds stall_timeout, std::function<Clock::time_point()> now = {});
+  Tracker(kube::Api& client, std::chrono::seconds fetch_timeout, std::chrono::seconds stall_timeout,
+          std::function<Clock::time_point()> now = {});
 
   // A push hook named this resource: fetch at its next reconcile.
   void request(const std::string& key);
@@ -87,7 +95,7 @@ class Tracker {
   // while they stay the same (a fixed spec is tried at once).
   static std::string attempt(const std::string& ns, const api::SourceSpec& spec);
 
-  kube::Client& client_;
+  kube::Api& client_;
   std::chrono::seconds fetch_timeout_, stall_timeout_;
   std::function<Clock::time_point()> now_;
   std::mutex mu_;

@@ -18,8 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string short_sha(const std::string& c) { return c.substr(0, 8); }
-
 std::string hmac_hex(const std::string& key, const std::string& body) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -38,7 +36,7 @@ std::string headline(const Notice& n) {
   const std::string who = n.kind + " " + n.ns + "/" + n.name;
   const std::string commit = n.commit.empty()
                                  ? ""
-                                 : " commit " + short_sha(n.commit) +
+                                 : " commit " + git::short_sha(n.commit) +
                                        (n.title.empty() ? "" : " \"" + n.title + "\"") +
                                        (n.author.empty() ? "" : " by " + n.author);
   switch (n.event) {

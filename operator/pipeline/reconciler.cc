@@ -8,17 +8,16 @@
 #include "api/conditions.h"
 #include "api/names.h"
 #include "api/validate.h"
+#include "kit/status.h"
 #include "kube/util.h"
 #include "log/log.h"
 #include "pipeline/job.h"
 #include "source/source.h"
-#include "status.h"
 
 namespace cairn::pipeline {
 
 using kube::json;
 using source::now_s;
-using source::ref_of;
 using source::short_sha;
 
 namespace {
@@ -65,19 +64,22 @@ struct Reconciler::Context {
   std::string key, ns, name, uid;
   int64_t generation = 0;
   json object;
-  json original_status;
+  std::unique_ptr<kit::StatusScope> scope;
   api::PipelineSpec spec;
   api::PipelineStatus status;
   std::shared_ptr<git::Source> source;
-  // Set by the source step; empty when the source is unusable.
-  std::string ready_reason, ready_message;
-  bool source_ok = false;
+  // What the source step found: the commit to run (empty when the source
+  // is unusable), whether a push asked for it, and why not.
+  std::string latest;
+  bool pushed = false;
+  std::optional<source::Failure> source_failure;  // the fetch failed: retried with backoff
+  std::optional<kit::Verdict> source_problem;     // the ref or signature: polled again
 };
 
 const kube::ApiResource& Reconciler::resource() { return kPipelines; }
 
-Reconciler::Reconciler(kube::Client& client, kube::Store& pipelines, kube::Store& jobs,
-                       kube::Store& pods, SourceProvider& sources, kube::EventRecorder& events,
+Reconciler::Reconciler(kube::Api& client, kube::Store& pipelines, kube::Store& jobs,
+                       kube::Store& pods, SourceProvider& sources, kube::EventSink& events,
                        Options opts)
     : client_(client),
       pipelines_(pipelines),
@@ -89,20 +91,6 @@ Reconciler::Reconciler(kube::Client& client, kube::Store& pipelines, kube::Store
       tracker_(client, opts_.fetch_timeout, opts_.stall_timeout) {}
 
 void Reconciler::request_fetch(const std::string& key) { tracker_.request(key); }
-
-Outcome Reconciler::fail_source(Context& c, const std::string& reason, const std::string& message,
-                                Outcome outcome, bool report) {
-  c.ready_reason = reason;
-  c.ready_message = message;
-  if (!report) return outcome;
-  events_.warning(c.object, reason, message);
-  log::warn("source failed", {{"kind", "Pipeline"},
-                              {"namespace", c.ns},
-                              {"name", c.name},
-                              {"reason", reason},
-                              {"error", message}});
-  return outcome;
-}
 
 Outcome Reconciler::reconcile(const std::string& key) {
   kube::ObjectPtr obj = pipelines_.get(key);
@@ -121,80 +109,94 @@ Outcome Reconciler::reconcile(const std::string& key) {
   // Deleting the Pipeline deletes its Jobs (owner references), which stops
   // the running steps; nothing else is held.
   if (md.contains("deletionTimestamp")) return Outcome::done();
+  c.scope = std::make_unique<kit::StatusScope>(client_, kPipelines, pipelines_, c.object);
+  if (auto st = api::parse_pipeline_status(c.scope->original())) c.status = std::move(*st);
 
-  c.original_status = c.object.value("status", json::object());
-  if (auto st = api::parse_pipeline_status(c.original_status)) c.status = std::move(*st);
-
-  auto spec = api::parse_pipeline_spec(c.object.value("spec", json::object()), c.name);
-  if (!spec) {
-    std::string msg;
-    for (const auto& e : spec.error()) msg += (msg.empty() ? "" : "; ") + e.to_string();
-    auto now = std::chrono::system_clock::now();
-    api::set_condition(c.status.conditions, "Stalled", "True", "InvalidSpec", msg, c.generation,
-                       now);
-    api::set_condition(c.status.conditions, "Ready", "False", "InvalidSpec", msg, c.generation,
-                       now);
-    api::set_condition(c.status.conditions, "Reconciling", "False", "InvalidSpec", msg,
-                       c.generation, now);
-    c.status.observed_generation = c.generation;
-    if (c.original_status.value("observedGeneration", int64_t{0}) != c.generation) {
-      events_.warning(c.object, "InvalidSpec", msg);
-    }
-    // Stalled: nothing will change until the spec does, so no requeue.
-    return write_status(c, Outcome::done());
+  if (auto stalled = check_spec(c)) return finish(c, std::move(*stalled));
+  fetch_source(c);  // a failure is reported, and the runs already started go on
+  record_runs(c);
+  const bool active = drive_runs(c);
+  collect_garbage(c);
+  if (!c.status.runs.empty()) c.status.last_run_phase = c.status.runs.front().phase;
+  // Job events drive progress while a run is active; this is only a safety net.
+  constexpr std::chrono::milliseconds kSafetyNet{30000};
+  if (c.source_failure) {
+    const auto& f = *c.source_failure;
+    return finish(c, Outcome::retry(kit::Error::transient_error(f.message),
+                                    active ? std::min(f.retry_after, kSafetyNet) : f.retry_after)
+                         .with(kit::not_ready(f.reason, f.message)));
   }
-  c.spec = std::move(*spec);
+  Outcome next = Outcome::requeue(jitter(c.spec.source.interval));
+  if (active) next = Outcome::requeue(std::min(next.after(), kSafetyNet));
+  return finish(c, next.with(verdict(c)));
+}
 
-  // ---------------------------------------------------------------- source
-  const std::string requested = [&] {
-    const json a = md.value("annotations", json::object());
-    return a.value(std::string(api::kRequestedAtAnnotation), std::string());
-  }();
-  std::string manual_id;
+kit::Step Reconciler::check_spec(Context& c) {
+  auto spec = api::parse_pipeline_spec(c.object.value("spec", json::object()), c.name);
+  if (spec) {
+    c.spec = std::move(*spec);
+    return kit::next();
+  }
+  std::string msg;
+  for (const auto& e : spec.error()) msg += (msg.empty() ? "" : "; ") + e.to_string();
+  if (c.scope->original().value("observedGeneration", int64_t{0}) != c.generation)
+    events_.warning(c.object, "InvalidSpec", msg);
+  // Stalled: nothing will change until the spec does, so no requeue.
+  return Outcome::stalled("InvalidSpec", msg);
+}
+
+// Fetches when due and resolves the tracked ref into c.latest; a failure
+// goes into c.source_failure (or, for the ref or signature, a Ready=False
+// verdict) and c.latest stays empty.
+void Reconciler::fetch_source(Context& c) {
   c.source = sources_.source(c.spec.source.url);
-  Outcome next = Outcome::requeue_after(jitter(c.spec.source.interval));
-  std::string latest;
-  bool pushed = false;
-  do {
-    auto fetched =
-        tracker_.fetch_if_due(key, c.ns, c.spec.source, *c.source, c.status.latest_commit.empty());
-    if (!fetched) {
-      const auto& f = fetched.error();
-      next =
-          fail_source(c, f.reason, f.message, Outcome::requeue_after(f.retry_after), f.attempted);
-      break;
+  auto fetched =
+      tracker_.fetch_if_due(c.key, c.ns, c.spec.source, *c.source, c.status.latest_commit.empty());
+  if (!fetched) {
+    const auto& f = fetched.error();
+    if (f.attempted) report_source_failure(c, f.reason, f.message);
+    c.source_failure = f;
+    return;
+  }
+  c.pushed = fetched->pushed;
+  auto resolved = c.source->resolve(source::ref_of(c.spec.source));
+  if (!resolved) {
+    c.source_problem = kit::not_ready(
+        resolved.error().code == git::Code::kNotFound ? "RefNotFound" : "ResolveFailed",
+        "spec.source: " + c.spec.source.ref_description() + " of " + c.source->url() + ": " +
+            resolved.error().message);
+    report_source_failure(c, c.source_problem->reason, c.source_problem->message);
+    return;
+  }
+  if (c.spec.source.verify.mode == api::VerifyMode::kHead) {
+    auto keys = source::read_signers(client_, c.ns, c.spec.source);
+    if (auto why = git::signature_problem(*c.source, *resolved,
+                                          keys.value_or(std::vector<std::string>{}))) {
+      c.source_problem = kit::not_ready(
+          "SignatureVerificationFailed",
+          "commit " + *resolved +
+              " is not signed by a key in spec.source.verify.signersSecretRef: " + *why);
+      report_source_failure(c, c.source_problem->reason, c.source_problem->message);
+      return;
     }
-    pushed = fetched->pushed;
-    auto resolved = c.source->resolve(ref_of(c.spec.source));
-    if (!resolved) {
-      std::string what = c.spec.source.ref_description();
-      next = fail_source(
-          c, resolved.error().code == git::Code::kNotFound ? "RefNotFound" : "ResolveFailed",
-          "spec.source: " + what + " of " + c.source->url() + ": " + resolved.error().message,
-          next);
-      break;
-    }
-    latest = *resolved;
-    if (c.spec.source.verify.mode == api::VerifyMode::kHead) {
-      auto keys = source::read_signers(client_, c.ns, c.spec.source);
-      auto v = c.source->verify_signature(latest, keys.value_or(std::vector<std::string>{}));
-      if (!v || v->status != git::SignatureStatus::kValid) {
-        next = fail_source(c, "SignatureVerificationFailed",
-                           "commit " + latest +
-                               " is not signed by a key in spec.source.verify.signersSecretRef: " +
-                               (v ? std::string(git::status_name(v->status)) + ": " + v->message
-                                  : v.error().message),
-                           next);
-        latest.clear();
-        break;
-      }
-    }
-    c.source_ok = true;
-  } while (false);
+  }
+  c.latest = *resolved;
+}
 
-  // ------------------------------------------------------------------ runs
+void Reconciler::report_source_failure(Context& c, const std::string& reason,
+                                       const std::string& message) {
+  events_.warning(c.object, reason, message);
+  log::warn("source failed", {{"kind", "Pipeline"},
+                              {"namespace", c.ns},
+                              {"name", c.name},
+                              {"reason", reason},
+                              {"error", message}});
+}
+
+// A run per new commit (and per manual request); runs of an older spec
+// generation are cancelled, and queued runs older than the newest superseded.
+void Reconciler::record_runs(Context& c) {
   const std::string gen = std::to_string(c.generation);
-  // A new spec generation cancels what the old one started.
   for (auto& run : c.status.runs) {
     if (api::is_finished(run.phase)) continue;
     auto dash = run.id.find('-');
@@ -206,25 +208,27 @@ Outcome Reconciler::reconcile(const std::string& key) {
     if (c.status.find_run(id)) return;
     api::RunStatus run;
     run.id = id;
-    run.commit = latest;
+    run.commit = c.latest;
     run.trigger = trigger;
     run.phase = api::RunPhase::kPending;
-    if (auto info = c.source->commit(latest)) {
+    if (auto info = c.source->commit(c.latest)) {
       run.author = info->author_name + " <" + info->author_email + ">";
       run.title = info->title;
     }
     for (const auto& step : c.spec.steps) run.steps.push_back({.name = step.name});
     c.status.runs.insert(c.status.runs.begin(), std::move(run));
   };
-  if (!latest.empty()) {
-    add_run(short_sha(latest) + "-" + gen, pushed ? api::Trigger::kPush : api::Trigger::kPoll);
-    c.status.latest_commit = latest;
+  if (!c.latest.empty()) {
+    add_run(short_sha(c.latest) + "-" + gen, c.pushed ? api::Trigger::kPush : api::Trigger::kPoll);
+    c.status.latest_commit = c.latest;
     // A manual run per new value of the annotation, handled once (the
     // value is recorded in status, so neither a restart nor a spec change
     // starts it again).
+    const std::string requested = c.object["metadata"]
+                                      .value("annotations", json::object())
+                                      .value(std::string(api::kRequestedAtAnnotation), "");
     if (!requested.empty() && requested != c.status.last_handled_requested_at) {
-      manual_id = short_sha(latest) + "-" + gen + "-m" + hash4(requested);
-      add_run(manual_id, api::Trigger::kManual);
+      add_run(short_sha(c.latest) + "-" + gen + "-m" + hash4(requested), api::Trigger::kManual);
       c.status.last_handled_requested_at = requested;
     }
   }
@@ -238,9 +242,13 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
     cancel_run(c, run, "superseded by a newer commit before it started");
   }
-  // Start queued runs while there is room, advance the running ones, and
-  // go round again when a run finished, so a queued run starts in the same
-  // reconcile instead of waiting for the next event.
+}
+
+// Starts queued runs while there is room, advances the running ones, and
+// goes round again when a run finished, so a queued run starts in the same
+// reconcile instead of waiting for the next event. Returns whether a run
+// is still active.
+bool Reconciler::drive_runs(Context& c) {
   bool active = false;
   for (int pass = 0; pass < 4; ++pass) {
     int running = 0;
@@ -272,17 +280,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
     if (!finished || !queued) break;
   }
-  collect_garbage(c);
-  c.status.observed_generation = c.generation;
-  if (!c.status.runs.empty()) c.status.last_run_phase = c.status.runs.front().phase;
-  set_conditions(c);
-  if (active && next.kind != Outcome::kRetry) {
-    // Job events drive progress; this is only a safety net.
-    next = Outcome::requeue_after(
-        std::min(next.after.count() > 0 ? next.after : std::chrono::milliseconds(30000),
-                 std::chrono::milliseconds(30000)));
-  }
-  return write_status(c, next);
+  return active;
 }
 
 void Reconciler::cancel_run(Context& c, api::RunStatus& run, const std::string& why) {
@@ -483,66 +481,46 @@ void Reconciler::collect_garbage(Context& c) {
   c.status.runs = std::move(kept);
 }
 
-void Reconciler::set_conditions(Context& c) {
-  // kstatus: Ready summarises; Reconciling only while work is in progress;
-  // Stalled only when a person must change something.
-  auto now = std::chrono::system_clock::now();
-  auto& conds = c.status.conditions;
+// kstatus: Ready summarises; Reconciling only while work is in progress;
+// Stalled only when a person must change something.
+kit::Verdict Reconciler::verdict(Context& c) {
+  if (c.source_problem) return *c.source_problem;
   const api::RunStatus* running = nullptr;
   bool queued = false;
   for (const auto& r : c.status.runs) {
     if (r.phase == api::RunPhase::kRunning) running = &r;
     queued = queued || r.phase == api::RunPhase::kPending;
   }
-  if (!c.source_ok) {
-    api::set_not_ready(conds, c.ready_reason, c.ready_message, c.generation, now);
-    return;
-  }
   if (running || queued) {
-    std::string msg =
-        running ? "run " + running->id + " for commit " + short_sha(running->commit) + " is running"
-                : "a run is queued";
-    api::set_reconciling(conds, "RunInProgress", msg, c.generation, now);
-    return;
+    return kit::reconciling("RunInProgress", running
+                                                 ? "run " + running->id + " for commit " +
+                                                       short_sha(running->commit) + " is running"
+                                                 : "a run is queued");
   }
   const api::RunStatus* newest = c.status.runs.empty() ? nullptr : &c.status.runs.front();
-  if (!newest) {
-    api::set_reconciling(conds, "NoRuns", "waiting for the first run", c.generation, now);
-  } else if (newest->phase == api::RunPhase::kSucceeded) {
-    api::set_ready(conds, "Succeeded",
-                   "run " + newest->id + " succeeded for commit " + short_sha(newest->commit),
-                   c.generation, now);
-  } else {
-    // The commit failed its pipeline; a new commit (or a manual run) is
-    // needed, and polling goes on, so this is not a stall.
-    api::set_not_ready(conds,
-                       newest->phase == api::RunPhase::kFailed ? "RunFailed" : "RunCancelled",
-                       "run " + newest->id + ": " + newest->message, c.generation, now);
+  if (!newest) return kit::reconciling("NoRuns", "waiting for the first run");
+  if (newest->phase == api::RunPhase::kSucceeded) {
+    return kit::ready("Succeeded",
+                      "run " + newest->id + " succeeded for commit " + short_sha(newest->commit));
   }
+  // The commit failed its pipeline; a new commit (or a manual run) is
+  // needed, and polling goes on, so this is not a stall.
+  return kit::not_ready(newest->phase == api::RunPhase::kFailed ? "RunFailed" : "RunCancelled",
+                        "run " + newest->id + ": " + newest->message);
 }
 
-void set_notified(std::vector<api::Condition>& conds, bool has_targets,
-                  const std::optional<std::string>& failure, int64_t generation) {
-  const auto now = std::chrono::system_clock::now();
-  if (!has_targets) {
-    api::remove_condition(conds, "Notified");
-  } else if (failure) {
-    api::set_condition(conds, "Notified", api::kConditionFalse, "NotificationFailed", *failure,
-                       generation, now);
-  } else if (api::find_condition(conds, "Notified")) {
-    api::set_condition(conds, "Notified", api::kConditionTrue, "Delivered",
-                       "the last notification was delivered", generation, now);
-  }
-}
-
-Outcome Reconciler::write_status(Context& c, Outcome outcome) {
+// The one exit: conditions from the outcome's verdict, observedGeneration
+// on success or a stall, and one status write.
+Outcome Reconciler::finish(Context& c, Outcome outcome) {
+  kit::set_conditions(c.status.conditions, outcome.verdict(), c.generation,
+                      std::chrono::system_clock::now());
+  kit::settle_generation(c.status.observed_generation, c.generation, outcome);
   if (opts_.notify_failure)
-    set_notified(c.status.conditions, !c.spec.notify.empty(),
-                 opts_.notify_failure("Pipeline/" + c.ns + "/" + c.name), c.generation);
+    kit::set_notified(c.status.conditions, !c.spec.notify.empty(),
+                      opts_.notify_failure("Pipeline/" + c.ns + "/" + c.name), c.generation);
   json status;
   api::to_json(status, c.status);
-  return cairn::write_status(client_, kPipelines, pipelines_, c.object, status, c.original_status,
-                             outcome);
+  return c.scope->close(status, std::move(outcome));
 }
 
 }  // namespace cairn::pipeline

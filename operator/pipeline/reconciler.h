@@ -16,6 +16,7 @@
 
 #include "api/types.h"
 #include "git/git.h"
+#include "kit/outcome.h"
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/informer.h"
@@ -37,32 +38,13 @@ struct Options {
   std::function<std::optional<std::string>(const std::string& key)> notify_failure;
 };
 
-// Sets the condition Notified from `failure` when the resource has
-// notification targets: False with the reason while the last delivery
-// failed, True once one succeeds again (absent until a delivery fails).
-void set_notified(std::vector<api::Condition>& conds, bool has_targets,
-                  const std::optional<std::string>& failure, int64_t generation);
-
-// Where mirrors come from (git::Cache in production).
-class SourceProvider {
- public:
-  virtual ~SourceProvider() = default;
-  virtual std::shared_ptr<git::Source> source(const std::string& url) = 0;
-};
-
-// What a reconcile asks of the work queue.
-struct Outcome {
-  enum Kind { kDone, kRequeueAfter, kRetry } kind = kDone;
-  std::chrono::milliseconds after{0};
-  static Outcome done() { return {}; }
-  static Outcome requeue_after(std::chrono::milliseconds d) { return {kRequeueAfter, d}; }
-  static Outcome retry() { return {kRetry, {}}; }
-};
+using kit::Outcome;
+using source::SourceProvider;
 
 class Reconciler {
  public:
-  Reconciler(kube::Client& client, kube::Store& pipelines, kube::Store& jobs, kube::Store& pods,
-             SourceProvider& sources, kube::EventRecorder& events, Options opts);
+  Reconciler(kube::Api& client, kube::Store& pipelines, kube::Store& jobs, kube::Store& pods,
+             SourceProvider& sources, kube::EventSink& events, Options opts);
 
   Outcome reconcile(const std::string& key);
 
@@ -73,22 +55,26 @@ class Reconciler {
 
  private:
   struct Context;
-  // Sets the Ready=False reason and message; with `report`, also an Event and a log line.
-  Outcome fail_source(Context& c, const std::string& reason, const std::string& message,
-                      Outcome outcome, bool report = true);
+  // The steps, in order.
+  kit::Step check_spec(Context& c);
+  void fetch_source(Context& c);
+  void record_runs(Context& c);
+  bool drive_runs(Context& c);
+  void collect_garbage(Context& c);
+  kit::Verdict verdict(Context& c);
+  Outcome finish(Context& c, Outcome outcome);
+
+  void report_source_failure(Context& c, const std::string& reason, const std::string& message);
   void advance_run(Context& c, api::RunStatus& run);
   void finish_run(Context& c, api::RunStatus& run);
   void cancel_run(Context& c, api::RunStatus& run, const std::string& why);
-  void collect_garbage(Context& c);
-  void set_conditions(Context& c);
-  Outcome write_status(Context& c, Outcome outcome);
 
-  kube::Client& client_;
+  kube::Api& client_;
   kube::Store& pipelines_;
   kube::Store& jobs_;
   kube::Store& pods_;
   SourceProvider& sources_;
-  kube::EventRecorder& events_;
+  kube::EventSink& events_;
   Options opts_;
 
   source::Tracker tracker_;

@@ -47,37 +47,6 @@ Verdict verify(const http::Request& req, const std::string& secret) {
   return Verdict::kUnsigned;
 }
 
-std::string normalize_url(const std::string& in) {
-  std::string url = in;
-  // scp-like: git@host:org/repo
-  if (url.find("://") == std::string::npos) {
-    auto colon = url.find(':');
-    auto at = url.find('@');
-    if (colon != std::string::npos && (at == std::string::npos || at < colon)) {
-      url = "ssh://" + url.substr(0, colon) + "/" + url.substr(colon + 1);
-    }
-  }
-  auto scheme_end = url.find("://");
-  if (scheme_end != std::string::npos) {
-    std::string scheme = url.substr(0, scheme_end);
-    std::string rest = url.substr(scheme_end + 3);
-    auto slash = rest.find('/');
-    std::string host = rest.substr(0, slash);
-    std::string path = slash == std::string::npos ? "" : rest.substr(slash);
-    if (auto at = host.rfind('@'); at != std::string::npos) host = host.substr(at + 1);
-    for (auto* s : {&scheme, &host}) {
-      std::transform(s->begin(), s->end(), s->begin(),
-                     [](char c) { return static_cast<char>(std::tolower(c)); });
-    }
-    url = scheme + "://" + host + path;
-  }
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  if (url.size() > 4 && url.ends_with(".git")) url.resize(url.size() - 4);
-  // "repo/.git" is "repo" too (tests/fuzz/push_fuzz.cc: it kept a "/").
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
 std::optional<PushEvent> parse_push(const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;

@@ -30,11 +30,6 @@ Verdict verify(const http::Request& req, const std::string& secret);
 // Parses a GitHub or GitLab push payload; nullopt if it is not one.
 std::optional<PushEvent> parse_push(const std::string& body);
 
-// Canonical form of a repository URL for comparison: no credentials, lower
-// case scheme and host, no trailing "/" or ".git"; scp-like git@host:path
-// becomes ssh://git@host/path.
-std::string normalize_url(const std::string& url);
-
 struct ReceiverOptions {
   // Returns the shared secret, or an empty string when none is configured
   // (then every payload is refused).

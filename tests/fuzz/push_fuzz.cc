@@ -4,7 +4,7 @@
 //
 // Per input, parse_push must not throw; a payload it accepts names a branch
 // or a tag (exactly one, never empty) and at least one non-empty URL, and
-// normalize_url of each must not throw and leaves no trailing "/". Then the
+// git::repository_identity of each must not throw and leaves no trailing "/". Then the
 // input goes through Receiver::handle three times: correctly signed
 // (X-Hub-Signature-256 computed here), with a wrong signature, and unsigned.
 // Signed: 202 exactly when parse_push accepts, else 400, and on_push sees the
@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common.h"
+#include "git/git.h"
 #include "push/receiver.h"
 
 namespace {
@@ -52,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (ev->urls.empty()) fail(kTarget, "a push without a URL", body);
       for (const auto& u : ev->urls) {
         if (u.empty()) fail(kTarget, "an empty URL", body);
-        const std::string n = push::normalize_url(u);
+        const std::string n = git::repository_identity(u);
         if (!n.empty() && n.back() == '/') fail(kTarget, "normalized URL ends in /: " + n, body);
       }
     }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
 
+#include "git/git.h"
+
 namespace cairn::push {
 namespace {
 
@@ -76,16 +78,18 @@ TEST(ParsePush, GitHubAndGitLabPayloads) {
   EXPECT_FALSE(parse_push(R"({"ref":"refs/heads/main","repository":{"url":7}})"));
 }
 
-TEST(NormalizeUrl, EquivalentFormsMatch) {
-  EXPECT_EQ(normalize_url("https://Git.Example.com/shop/app.git/"),
+TEST(RepositoryIdentity, EquivalentFormsMatch) {
+  using git::repository_identity;
+  EXPECT_EQ(repository_identity("https://Git.Example.com/shop/app.git/"),
             "https://git.example.com/shop/app");
-  EXPECT_EQ(normalize_url("https://git.example.com/shop/app/.git"),
+  EXPECT_EQ(repository_identity("https://git.example.com/shop/app/.git"),
             "https://git.example.com/shop/app")
       << "no trailing / left (tests/fuzz/push_fuzz.cc)";
-  EXPECT_EQ(normalize_url("https://user:pw@git.example.com/shop/app"),
+  EXPECT_EQ(repository_identity("https://user:pw@git.example.com/shop/app"),
             "https://git.example.com/shop/app");
-  EXPECT_EQ(normalize_url("git@git.example.com:shop/app.git"), "ssh://git.example.com/shop/app");
-  EXPECT_EQ(normalize_url("ssh://git@git.example.com/shop/app.git"),
+  EXPECT_EQ(repository_identity("git@git.example.com:shop/app.git"),
+            "ssh://git.example.com/shop/app");
+  EXPECT_EQ(repository_identity("ssh://git@git.example.com/shop/app.git"),
             "ssh://git.example.com/shop/app");
 }
 
