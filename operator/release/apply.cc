@@ -8,6 +8,7 @@
 
 #include "api/names.h"
 #include "kube/util.h"
+#include "manifest/git_tree.h"
 #include "manifest/render.h"
 #include "release/context.h"
 #include "release/ownership.h"
@@ -43,20 +44,18 @@ std::string group_kind(const json& obj) {
 
 std::expected<std::vector<json>, kit::Error> Reconciler::render_commit(Context& c,
                                                                        const std::string& commit) {
-  // The render's size limits, applied while reading: an oversized file is
-  // refused from its header, never read into memory.
-  auto files = c.source->files(
-      commit, c.spec.path, [](std::string_view p) { return manifest::is_manifest_file(p); },
-      manifest::read_limits());
-  if (!files)
-    return std::unexpected(kit::Error::permanent("reading " + c.spec.path + " at " +
-                                                 short_sha(commit) + ": " + files.error().message));
+  // The one render the webhook and `kubectl cairn render` do too: a
+  // kustomization, or the plain manifests under spec.path, read from the
+  // commit's tree with the render's size limits (an oversized file is
+  // refused from its header, never read into memory).
+  manifest::GitTree tree(*c.source, commit, manifest::read_limits());
   manifest::RenderInput in{.release_namespace = c.ns,
                            .release_name = c.name,
                            .commit = commit,
                            .source_url = c.spec.source.url,
                            .cluster_scope = c.spec.cluster_scope,
-                           .files = std::move(*files)};
+                           .tree = &tree,
+                           .path = c.spec.path};
   // A kind the apiserver could not be asked about fails the render for now,
   // not the commit for good.
   bool unreachable = false;
