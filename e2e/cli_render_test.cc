@@ -2,6 +2,7 @@
 // kustomize overlay with no cluster and no kubeconfig, and diff of a Release
 // against the real control plane and git server.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>

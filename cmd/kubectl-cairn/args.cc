@@ -146,7 +146,9 @@ label) and in apply order.
 render PATH works offline, without a cluster or a kubeconfig. The stamps
 come from --commit (else the HEAD of the git work tree holding PATH, else
 the placeholder "uncommitted"), --source (else "local:<PATH>") and --release
-(else <-n or "default">/<the directory's name>).
+(else <-n or "default">/<the directory's name>). cairn.dev/path is relative
+to the work tree's root (else the current directory), which also bounds what
+a kustomization may read.
 
 render release/<name> reads the Release, fetches its repository (with the
 Release's credentials, into the git cache) and renders spec.path at --commit,
