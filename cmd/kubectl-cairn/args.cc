@@ -15,6 +15,10 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+constexpr Command kCommands[] = {Command::kTrace, Command::kHistory, Command::kRollback,
+                                 Command::kRun,   Command::kStatus,  Command::kRender,
+                                 Command::kDiff};
+
 std::unexpected<UsageError> usage(std::string message) {
   return std::unexpected(UsageError{std::move(message)});
 }
@@ -49,6 +53,10 @@ std::string_view command_name(Command c) {
       return "run";
     case Command::kStatus:
       return "status";
+    case Command::kRender:
+      return "render";
+    case Command::kDiff:
+      return "diff";
     case Command::kNone:
       break;
   }
@@ -126,6 +134,80 @@ for. For each Pipeline: readiness, the latest commit and its last run.
 )";
       out += kCommonFlags;
       return out;
+    case Command::kRender:
+      out = R"(kubectl cairn render PATH|release/<name> - print what Cairn would apply
+
+Renders manifests exactly as the operator does (the same render: plain YAML
+and JSON, or `kustomize build` when the directory holds a kustomization) and
+prints the objects as YAML documents separated by `---`, validated, stamped
+(cairn.dev/commit, source, path, release annotations and the managed-by
+label) and in apply order.
+
+render PATH works offline, without a cluster or a kubeconfig. The stamps
+come from --commit (else the HEAD of the git work tree holding PATH, else
+the placeholder "uncommitted"), --source (else "local:<PATH>") and --release
+(else <-n or "default">/<the directory's name>). cairn.dev/path is relative
+to the work tree's root (else the current directory), which also bounds what
+a kustomization may read.
+
+render release/<name> reads the Release, fetches its repository (with the
+Release's credentials, into the git cache) and renders spec.path at --commit,
+else at the head of the tracked branch or tag: the commit Cairn would deploy
+next. Caveats: with spec.gate the operator waits until that commit passed the
+gate's Pipeline; after `kubectl cairn rollback` it stays on the pinned commit
+until the ref moves; a suspended Release deploys nothing.
+
+Errors (YAML syntax, a refused kustomization field, a missing base) are
+printed with file, line and field. Exit status: 0 rendered; 1 an error; 2 usage.
+
+Examples:
+  kubectl cairn render deploy/overlays/prod
+  kubectl cairn render . --release shop/web
+  kubectl cairn render release/web -n shop --commit 3f2a9c1
+
+Flags:
+      --commit C           the commit to stamp (PATH) or render (release; a prefix of 4+ hex)
+      --release NS/NAME    PATH only: the Release to stamp and whose namespace to default
+      --source URL         PATH only: the repository URL to stamp
+      --cluster-scope      PATH only: allow objects in other namespaces and cluster-scoped
+                           ones, as spec.clusterScope: true does
+  -o, --output json        a JSON list of the objects instead of YAML
+)";
+      out += kCommonFlags;
+      out += kGitFlags;
+      return out;
+    case Command::kDiff:
+      out = R"(kubectl cairn diff release/<name> - what the next deploy would change
+
+Renders the Release at the commit Cairn would deploy next (the head of the
+tracked ref, or --commit; see `kubectl cairn render --help` for the gate and
+rollback caveats), sends each object as a server-side dry-run apply (field
+manager "cairn", force) and prints a unified diff against the live object:
+`--- live/<Kind>/<ns>/<name>` / `+++ cairn/<Kind>/<ns>/<name>`, as YAML,
+without managedFields, resourceVersion, generation, uid, creationTimestamp
+and status. A new object is diffed against nothing; objects in the Release's
+status.inventory that the commit no longer has are shown as removed when
+spec.prune is true (the operator would delete them), else listed on stderr.
+Secret values are never printed: each shows as <redacted: N bytes>, marked
+(before)/(after) when it changes.
+
+Colours on a terminal (red removed, green added), plain diff otherwise;
+--color=always|never overrides.
+
+Exit status, as kubectl diff: 0 no differences; 1 differences; 2 or more an
+error (usage, the render, the cluster, git).
+
+Examples:
+  kubectl cairn diff release/web -n shop
+  kubectl cairn diff release/web -n shop --commit 3f2a9c1 --color=always | less -R
+
+Flags:
+      --commit C           diff this commit instead of the head of the tracked ref
+      --color WHEN         auto (default), always or never
+)";
+      out += kCommonFlags;
+      out += kGitFlags;
+      return out;
     case Command::kNone:
       break;
   }
@@ -137,6 +219,8 @@ Usage:
   kubectl cairn rollback release/<name> --to C  roll a Release back to commit C
   kubectl cairn run pipeline/<name>             start a manual Pipeline run
   kubectl cairn status                          every Pipeline and Release in the namespace
+  kubectl cairn render PATH|release/<name>      the objects Cairn would apply (offline for PATH)
+  kubectl cairn diff release/<name>             what the next deploy would change in the cluster
 
 Run `kubectl cairn <command> --help` for a command's details.
 )";
@@ -155,13 +239,13 @@ std::expected<Args, UsageError> parse_args(const std::vector<std::string>& argv)
     if (arg.size() < 2 || arg[0] != '-') {
       if (a.command == Command::kNone && a.operands.empty()) {
         std::optional<Command> c;
-        for (Command k : {Command::kTrace, Command::kHistory, Command::kRollback, Command::kRun,
-                          Command::kStatus}) {
+        for (Command k : kCommands) {
           if (arg == command_name(k)) c = k;
         }
         if (!c) {
           return usage("unknown command \"" + arg +
-                       "\"; the commands are trace, history, rollback, run and status");
+                       "\"; the commands are trace, history, rollback, run, status, render "
+                       "and diff");
         }
         a.command = *c;
       } else {
@@ -235,6 +319,32 @@ std::expected<Args, UsageError> parse_args(const std::vector<std::string>& argv)
       auto v = value();
       if (!v) return std::unexpected(v.error());
       a.to = *v;
+    } else if (flag == "--commit") {
+      auto v = value();
+      if (!v) return std::unexpected(v.error());
+      a.commit = *v;
+    } else if (flag == "--release") {
+      auto v = value();
+      if (!v) return std::unexpected(v.error());
+      a.release = *v;
+    } else if (flag == "--source") {
+      auto v = value();
+      if (!v) return std::unexpected(v.error());
+      a.source = *v;
+    } else if (flag == "--cluster-scope") {
+      ok = boolean(a.cluster_scope);
+    } else if (flag == "--color" || flag == "--colour") {
+      // Bare --color means always, as in git and GNU tools.
+      std::string v = inline_value ? lower(*inline_value) : "always";
+      if (v == "auto") {
+        a.color = ColorMode::kAuto;
+      } else if (v == "always") {
+        a.color = ColorMode::kAlways;
+      } else if (v == "never") {
+        a.color = ColorMode::kNever;
+      } else {
+        return usage("--color takes auto, always or never, not \"" + v + "\"");
+      }
     } else if (flag == "--no-color" || flag == "--no-colour") {
       ok = boolean(a.no_color);
     } else if (flag == "--offline") {
@@ -276,9 +386,37 @@ std::expected<Args, UsageError> parse_args(const std::vector<std::string>& argv)
                      "\"); use -n to pick the namespace");
       }
       break;
+    case Command::kRender:
+      if (a.operands.size() != 1) {
+        return usage("render takes one directory or release: render PATH|release/<name>");
+      }
+      if (render_target(a.operands[0]).is_release) {
+        if (!a.release.empty() || !a.source.empty() || a.cluster_scope) {
+          return usage(
+              "--release, --source and --cluster-scope are for render PATH; a Release's "
+              "render takes them from the Release");
+        }
+      } else if (!a.release.empty() && !local_release(a, a.operands[0])) {
+        return std::unexpected(local_release(a, a.operands[0]).error());
+      }
+      break;
+    case Command::kDiff:
+      if (a.operands.size() != 1 && a.operands.size() != 2) {
+        return usage("diff takes one release: diff release/<name>");
+      }
+      if (auto n = named(a.operands, "release"); !n) return std::unexpected(n.error());
+      if (a.json) return usage("diff prints a unified diff; -o json is not supported");
+      break;
   }
   if (a.command != Command::kRollback && !a.to.empty()) {
     return usage("--to is a flag of rollback only");
+  }
+  if (a.command != Command::kRender && a.command != Command::kDiff && !a.commit.empty()) {
+    return usage("--commit is a flag of render and diff only");
+  }
+  if (a.command != Command::kRender &&
+      (!a.release.empty() || !a.source.empty() || a.cluster_scope)) {
+    return usage("--release, --source and --cluster-scope are flags of render PATH only");
   }
   return a;
 }
@@ -337,6 +475,40 @@ std::expected<std::string, UsageError> named(const std::vector<std::string>& ope
     return usage("expected " + k + "/<name>, not \"" + typed_kind + "/" + name + "\"");
   }
   return name;
+}
+
+RenderTarget render_target(const std::string& operand) {
+  auto slash = operand.find('/');
+  if (slash != std::string::npos && slash + 1 < operand.size() &&
+      operand.find('/', slash + 1) == std::string::npos) {
+    if (auto n = named({operand}, "release")) return {.is_release = true, .release = *n};
+  }
+  return {.path = operand};
+}
+
+std::expected<ReleaseKey, UsageError> local_release(const Args& a, std::string_view dir) {
+  if (!a.release.empty()) {
+    auto slash = a.release.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == a.release.size() ||
+        a.release.find('/', slash + 1) != std::string::npos) {
+      return usage("--release takes NAMESPACE/NAME, not \"" + a.release + "\"");
+    }
+    return ReleaseKey{a.release.substr(0, slash), a.release.substr(slash + 1)};
+  }
+  // The directory's own name: "deploy/overlays/prod/" stamps ".../prod".
+  std::string d(dir);
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  auto slash = d.rfind('/');
+  std::string base = slash == std::string::npos ? d : d.substr(slash + 1);
+  if (base.empty() || base == "." || base == "..") base = "local";
+  return ReleaseKey{a.ns.empty() ? "default" : a.ns, base};
+}
+
+bool use_color(ColorMode mode, bool no_color_flag, bool stdout_is_tty, const char* no_color_env,
+               const char* term_env) {
+  if (mode == ColorMode::kAlways) return true;
+  if (mode == ColorMode::kNever) return false;
+  return use_color(no_color_flag, stdout_is_tty, no_color_env, term_env);
 }
 
 bool use_color(bool no_color_flag, bool stdout_is_tty, const char* no_color_env,

@@ -84,6 +84,13 @@ std::optional<git::CommitInfo> GitReader::commit(const std::string& id) {
   return std::nullopt;
 }
 
+git::Source* GitReader::fetched_source() {
+  if (!open()) return nullptr;
+  fetch_once();
+  if (status_ == "unreachable") return nullptr;
+  return mirror_.get();
+}
+
 CommitLookup GitReader::look_up(const std::string& id) {
   CommitLookup out;
   out.url = git::redact_url(source_.url);

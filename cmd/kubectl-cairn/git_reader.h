@@ -30,6 +30,11 @@ class GitReader {
   // Everything trace shows about one commit, including its signature.
   CommitLookup look_up(const std::string& id);
 
+  // The repository, fetched first unless offline (commits asked for by a
+  // moving ref need a fresh fetch); nullptr when the cache cannot be opened
+  // or the fetch failed (then error() says why).
+  git::Source* fetched_source();
+
   const std::string& status() const { return status_; }  // see CommitLookup::repository
   const std::string& error() const { return error_; }
 

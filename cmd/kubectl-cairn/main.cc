@@ -1,10 +1,11 @@
 // kubectl-cairn: the kubectl plugin (`kubectl cairn ...`). Reads the cluster
 // and git, then hands already-fetched objects to the pure parts (args.h,
-// resolve.h, chain.h, render.h). Exit status: 0 ok, 1 not found or an error,
-// 2 usage.
+// resolve.h, chain.h, render.h, objdiff.h). Exit status: 0 ok, 1 not found or
+// an error, 2 usage; diff exits as kubectl diff does (0 same, 1 differs, 2 error).
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <set>
 
@@ -16,8 +17,16 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/util.h"
+#include "local_git.h"
+#include "manifest/git_tree.h"
+#include "manifest/kustomize.h"
+#include "manifest/local_tree.h"
+#include "manifest/render.h"
+#include "objdiff.h"
 #include "render.h"
 #include "resolve.h"
+#include "source/source.h"
+#include "udiff.h"
 
 using namespace cairn;
 using cli::Args;
@@ -291,6 +300,238 @@ int status(kube::Client& c, const Args& a, const std::string& ns, const cli::Sty
   return kOk;
 }
 
+// ----------------------------------------------------------------- render
+
+void print_objects(const Args& a, const std::vector<json>& objects) {
+  if (a.json) {
+    std::cout << json(objects).dump(2) << "\n";
+    return;
+  }
+  std::vector<manifest::KObject> k;
+  k.reserve(objects.size());
+  for (const json& o : objects) k.push_back({o, ""});
+  std::cout << manifest::to_yaml(k);
+}
+
+namespace fs = std::filesystem;
+
+// The directory a local render may read: the git work tree's root, else the
+// current directory when it holds `dir`, else `/`. A kustomization reads its
+// bases above itself (../../base), so `dir` alone would be too narrow.
+fs::path local_root(const fs::path& dir, const std::optional<cli::LocalRepo>& repo) {
+  std::error_code ec;
+  if (repo) {
+    fs::path wd = fs::weakly_canonical(repo->workdir, ec);
+    if (!ec) return wd;
+  }
+  fs::path cwd = fs::weakly_canonical(fs::current_path(ec), ec);
+  if (!ec) {
+    fs::path rel = dir.lexically_relative(cwd);
+    if (!rel.empty() && *rel.begin() != "..") return cwd;
+  }
+  return "/";
+}
+
+// render PATH: offline, no kubeconfig needed.
+int render_local(const Args& a, const std::string& dir) {
+  std::error_code ec;
+  const fs::path abs = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  if (ec || !fs::is_directory(abs, ec)) return fail(dir + " is not a directory");
+  auto key = cli::local_release(a, abs.string());
+  if (!key) return usage(key.error().message, a.command);
+  const auto repo = cli::local_repo(abs.string());
+  const fs::path root = local_root(abs, repo);
+  std::string rel = abs.lexically_relative(root).generic_string();
+  if (rel == ".") rel.clear();
+
+  manifest::LocalTree tree(root);
+  manifest::RenderInput in;
+  in.release_namespace = key->ns;
+  in.release_name = key->name;
+  // Outside a git work tree there is no commit: a placeholder that says so
+  // rather than an id that could be mistaken for a real one.
+  in.commit = !a.commit.empty()             ? a.commit
+              : repo && !repo->head.empty() ? repo->head
+                                            : std::string("uncommitted");
+  in.source_url = a.source.empty() ? "local:" + abs.string() : a.source;
+  in.cluster_scope = a.cluster_scope;
+  in.tree = &tree;
+  in.path = rel;
+  auto out = manifest::render(in);
+  if (!out) return fail("rendering " + dir + ":\n" + manifest::to_string(out.error()));
+  print_objects(a, out->objects);
+  return kOk;
+}
+
+struct ReleaseRender {
+  json release;
+  api::ReleaseSpec spec;
+  std::string commit;
+  std::vector<json> objects;
+};
+
+// The commit Cairn would deploy next: --commit, else the head of the tracked
+// ref. Says on stderr when the operator would deploy something else.
+std::expected<std::string, std::string> next_commit(git::Source& src, const Args& a,
+                                                    const json& rel, const api::ReleaseSpec& spec) {
+  if (!a.commit.empty()) {
+    auto c = src.commit(a.commit);
+    if (!c) return std::unexpected("commit " + a.commit + ": " + c.error().message);
+    return c->id;
+  }
+  auto head = src.resolve(source::ref_of(spec.source));
+  if (!head) {
+    return std::unexpected(spec.source.ref_description() + ": " + head.error().message);
+  }
+  auto st = api::parse_release_status(rel.value("status", json::object()));
+  if (st && !st->pinned_commit.empty() && st->pinned_while_head_was == *head) {
+    std::cerr << "note: the Release is pinned to " << st->pinned_commit.substr(0, 8)
+              << " by a rollback until " << spec.source.ref_description()
+              << " moves; showing the head " << head->substr(0, 8) << "\n";
+  }
+  if (spec.gate) {
+    std::cerr << "note: spec.gate: the operator deploys " << head->substr(0, 8)
+              << " only once Pipeline " << spec.gate->pipeline_ref.name << " passed it\n";
+  }
+  if (spec.suspend) std::cerr << "note: the Release is suspended: it deploys nothing\n";
+  return *head;
+}
+
+std::expected<ReleaseRender, std::string> render_release(kube::Client& c, const Args& a,
+                                                         const std::string& ns,
+                                                         const std::string& name) {
+  ReleaseRender out;
+  auto rel = c.get(kReleases, ns, name);
+  if (!rel) return std::unexpected(describe(rel.error(), "Release", ns, name));
+  out.release = *rel;
+  auto spec = api::parse_release_spec(rel->value("spec", json::object()), name);
+  if (!spec) {
+    return std::unexpected("Release " + ns + "/" + name + ": " + api::to_string(spec.error()));
+  }
+  out.spec = *spec;
+  cli::GitReader reader(c, ns, spec->source, cache_dir(a), a.offline);
+  git::Source* src = reader.fetched_source();
+  if (!src) return std::unexpected(git::redact_url(spec->source.url) + ": " + reader.error());
+  auto commit = next_commit(*src, a, *rel, *spec);
+  if (!commit) return std::unexpected(commit.error());
+  out.commit = *commit;
+
+  manifest::GitTree tree(*src, out.commit, manifest::read_limits());
+  manifest::RenderInput in;
+  in.release_namespace = ns;
+  in.release_name = name;
+  in.commit = out.commit;
+  in.source_url = spec->source.url;
+  in.cluster_scope = spec->cluster_scope;
+  in.tree = &tree;
+  in.path = spec->path;
+  in.is_namespaced = [&c](const std::string& av, const std::string& kind) -> std::optional<bool> {
+    auto r = c.resource_for(av, kind);
+    return r ? std::optional<bool>(r->namespaced) : std::nullopt;
+  };
+  auto r = manifest::render(in);
+  if (!r) {
+    return std::unexpected("rendering " + (spec->path.empty() ? "/" : spec->path) + " at " +
+                           out.commit.substr(0, 8) + ":\n" + manifest::to_string(r.error()));
+  }
+  out.objects = std::move(r->objects);
+  return out;
+}
+
+int render(kube::Client& c, const Args& a, const std::string& ns) {
+  const std::string name = cli::render_target(a.operands[0]).release;
+  auto r = render_release(c, a, ns, name);
+  if (!r) return fail(r.error());
+  print_objects(a, r->objects);
+  return kOk;
+}
+
+// ------------------------------------------------------------------- diff
+
+constexpr int kDiffSame = 0, kDiffDiffers = 1, kDiffError = 2;
+
+class DiffPrinter {
+ public:
+  explicit DiffPrinter(bool color) : color_(color) {}
+  void add(const std::string& text) {
+    if (text.empty()) return;
+    differs_ = true;
+    std::cout << (color_ ? cli::colorize_diff(text) : text) << std::flush;
+  }
+  void error(const std::string& message) {
+    errors_ = true;
+    std::cerr << "error: " << message << "\n";
+  }
+  int exit_code() const { return errors_ ? kDiffError : differs_ ? kDiffDiffers : kDiffSame; }
+
+ private:
+  bool color_, differs_ = false, errors_ = false;
+};
+
+// One rendered object: its dry-run apply against the live one.
+void diff_one(kube::Client& c, const json& obj, DiffPrinter& out) {
+  const std::string label = cli::object_label(obj);
+  auto res = c.resource_of(obj);
+  if (!res) return out.error(label + ": " + res.error().to_string());
+  const json md = obj.value("metadata", json::object());
+  const std::string ns = md.value("namespace", ""), name = md.value("name", "");
+  auto live = c.get(*res, ns, name);
+  if (!live && live.error().code != kube::Code::kNotFound) {
+    return out.error(label + ": " + live.error().to_string());
+  }
+  // The operator's own field manager, so that fields only it owns are
+  // updated (or dropped) exactly as its apply would.
+  auto would = c.apply(*res, ns, obj, true, {}, {.field_manager = "cairn", .dry_run = true});
+  if (!would) return out.error(label + ": the dry run was refused: " + would.error().to_string());
+  out.add(cli::object_diff(live ? &*live : nullptr, &*would));
+}
+
+// Objects of status.inventory that the commit no longer has.
+void diff_pruned(kube::Client& c, const ReleaseRender& r, const std::set<std::string>& rendered,
+                 DiffPrinter& out) {
+  auto st = api::parse_release_status(r.release.value("status", json::object()));
+  if (!st) return;
+  for (const api::InventoryEntry& e : st->inventory) {
+    if (rendered.contains(manifest::identity(e))) continue;
+    const std::string label =
+        e.kind + "/" + (e.namespace_.empty() ? "" : e.namespace_ + "/") + e.name;
+    if (!r.spec.prune) {
+      std::cerr << "note: " << label << " is not in the commit; spec.prune is false, so it stays\n";
+      continue;
+    }
+    auto res = c.resource_for(e.api_version, e.kind);
+    if (!res) {
+      out.error(label + ": " + res.error().to_string());
+      continue;
+    }
+    auto live = c.get(*res, e.namespace_, e.name);
+    if (!live) {
+      if (live.error().code != kube::Code::kNotFound)
+        out.error(label + ": " + live.error().to_string());
+      continue;
+    }
+    out.add(cli::object_diff(&*live, nullptr));
+  }
+}
+
+int diff(kube::Client& c, const Args& a, const std::string& ns, bool color) {
+  auto name = cli::named(a.operands, "release");
+  if (!name) return usage(name.error().message, a.command);
+  auto r = render_release(c, a, ns, *name);
+  if (!r) {
+    std::cerr << "error: " << r.error() << "\n";
+    return kDiffError;
+  }
+  DiffPrinter out(color);
+  std::set<std::string> rendered;
+  for (const json& obj : r->objects) {
+    rendered.insert(manifest::identity(obj));
+    diff_one(c, obj, out);
+  }
+  diff_pruned(c, *r, rendered, out);
+  return out.exit_code();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -301,7 +542,7 @@ int main(int argc, char** argv) {
     Command c = Command::kNone;
     for (const auto& s : argv_s) {
       for (Command k : {Command::kTrace, Command::kHistory, Command::kRollback, Command::kRun,
-                        Command::kStatus}) {
+                        Command::kStatus, Command::kRender, Command::kDiff}) {
         if (s == cli::command_name(k) && c == Command::kNone) c = k;
       }
     }
@@ -311,14 +552,19 @@ int main(int argc, char** argv) {
     std::cout << cli::help_text(args->command);
     return kOk;
   }
+  // A local render needs no cluster: it must work without a kubeconfig.
+  if (args->command == Command::kRender && !cli::render_target(args->operands[0]).is_release) {
+    return render_local(*args, args->operands[0]);
+  }
   cli::Style st;
-  st.color = cli::use_color(args->no_color, ::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"),
-                            std::getenv("TERM"));
+  st.color = cli::use_color(args->color, args->no_color, ::isatty(STDOUT_FILENO) == 1,
+                            std::getenv("NO_COLOR"), std::getenv("TERM"));
 
   kube::LoadOptions lo;
   lo.context = args->context;
   auto cfg = kube::default_config(args->kubeconfig, lo);
-  if (!cfg) return fail(cfg.error().message);
+  // diff's errors are 2 and up, as kubectl diff's.
+  if (!cfg) return fail(cfg.error().message) + (args->command == Command::kDiff ? 1 : 0);
   cfg->user_agent = "kubectl-cairn/0.1";
   // An interactive tool: modest client-side limits, few retries.
   cfg->qps = 20;
@@ -327,7 +573,10 @@ int main(int argc, char** argv) {
   opts.field_manager = "kubectl-cairn";
   opts.max_retries = 1;
   auto client = kube::Client::create(*cfg, opts);
-  if (!client) return fail(client.error().message);
+  if (!client) {
+    if (args->command == Command::kDiff) return fail(client.error().message) + 1;
+    return fail(client.error().message);
+  }
   const std::string ns = args->ns.empty() ? cfg->namespace_ : args->ns;
 
   switch (args->command) {
@@ -341,6 +590,10 @@ int main(int argc, char** argv) {
       return run(**client, *args, ns, st);
     case Command::kStatus:
       return status(**client, *args, ns, st);
+    case Command::kRender:
+      return render(**client, *args, ns);
+    case Command::kDiff:
+      return diff(**client, *args, ns, st.color);
     case Command::kNone:
       break;
   }

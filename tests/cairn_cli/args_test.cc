@@ -122,5 +122,90 @@ TEST(Args, ColourOnlyOnATerminalWithoutNoColor) {
   EXPECT_FALSE(use_color(false, true, nullptr, "dumb"));
 }
 
+TEST(Args, RenderTakesADirectoryOrARelease) {
+  Args a = parse_ok({"render", "deploy/overlays/prod", "--commit", "abc", "--release", "shop/web",
+                     "--source=https://git/x", "--cluster-scope"});
+  EXPECT_EQ(a.command, Command::kRender);
+  EXPECT_EQ(a.commit, "abc");
+  EXPECT_EQ(a.release, "shop/web");
+  EXPECT_EQ(a.source, "https://git/x");
+  EXPECT_TRUE(a.cluster_scope);
+  EXPECT_FALSE(render_target(a.operands[0]).is_release);
+  EXPECT_EQ(render_target(a.operands[0]).path, "deploy/overlays/prod");
+
+  Args r = parse_ok({"render", "release/web", "-n", "shop", "--commit", "3f2a9c1", "-o", "json"});
+  EXPECT_TRUE(render_target(r.operands[0]).is_release);
+  EXPECT_EQ(render_target(r.operands[0]).release, "web");
+  EXPECT_TRUE(r.json);
+  for (const std::string s : {"rel/web", "releases.cairn.dev/web", "Releases/web"}) {
+    EXPECT_TRUE(render_target(s).is_release) << s;
+  }
+  for (const std::string s :
+       {".", "web", "deploy/web", "./release/web", "release/web/x", "release/"}) {
+    EXPECT_FALSE(render_target(s).is_release) << s;
+  }
+
+  EXPECT_NE(parse_error({"render"}).find("render PATH|release/<name>"), std::string::npos);
+  EXPECT_NE(parse_error({"render", "a", "b"}).find("one directory"), std::string::npos);
+  EXPECT_NE(parse_error({"render", "release/web", "--release", "a/b"}).find("render PATH"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"render", ".", "--release", "web"}).find("NAMESPACE/NAME"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"render", ".", "--commit"}).find("needs a value"), std::string::npos);
+}
+
+TEST(Args, LocalReleaseDefaultsToTheDirectorysName) {
+  Args a;
+  auto k = local_release(a, "/src/app/deploy/overlays/prod/");
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->ns, "default");
+  EXPECT_EQ(k->name, "prod");
+  a.ns = "shop";
+  EXPECT_EQ(local_release(a, "/").value().name, "local");
+  EXPECT_EQ(local_release(a, "/x").value().ns, "shop");
+  a.release = "team/web";
+  EXPECT_EQ(local_release(a, "/x").value().ns, "team");
+  EXPECT_EQ(local_release(a, "/x").value().name, "web");
+  for (const std::string bad : {"web", "/web", "team/", "a/b/c"}) {
+    a.release = bad;
+    EXPECT_FALSE(local_release(a, "/x")) << bad;
+  }
+}
+
+TEST(Args, DiffTakesOneReleaseAndColorModes) {
+  Args a = parse_ok({"diff", "release/web", "-n", "shop"});
+  EXPECT_EQ(a.command, Command::kDiff);
+  EXPECT_EQ(a.color, ColorMode::kAuto);
+  EXPECT_EQ(parse_ok({"diff", "rel", "web"}).operands.size(), 2u);
+  EXPECT_EQ(parse_ok({"diff", "web", "--color=always"}).color, ColorMode::kAlways);
+  EXPECT_EQ(parse_ok({"diff", "web", "--color"}).color, ColorMode::kAlways);
+  EXPECT_EQ(parse_ok({"diff", "web", "--color=never"}).color, ColorMode::kNever);
+  EXPECT_EQ(parse_ok({"diff", "web", "--commit", "abc"}).commit, "abc");
+
+  EXPECT_NE(parse_error({"diff"}).find("diff release/<name>"), std::string::npos);
+  EXPECT_NE(parse_error({"diff", "pipeline/ci"}).find("expected a release"), std::string::npos);
+  EXPECT_NE(parse_error({"diff", "web", "--color=sometimes"}).find("auto, always or never"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"diff", "web", "--source", "x"}).find("render PATH only"),
+            std::string::npos);
+  EXPECT_NE(parse_error({"status", "--commit", "abc"}).find("render and diff only"),
+            std::string::npos);
+}
+
+TEST(Args, ColorModeOverridesTheTerminalCheck) {
+  EXPECT_TRUE(use_color(ColorMode::kAlways, false, false, "1", "dumb"));
+  EXPECT_FALSE(use_color(ColorMode::kNever, false, true, nullptr, "xterm"));
+  EXPECT_TRUE(use_color(ColorMode::kAuto, false, true, nullptr, "xterm"));
+  EXPECT_FALSE(use_color(ColorMode::kAuto, false, false, nullptr, "xterm"));
+}
+
+TEST(Args, RenderAndDiffHaveHelp) {
+  EXPECT_NE(help_text(Command::kRender).find("works offline"), std::string::npos);
+  EXPECT_NE(help_text(Command::kRender).find("spec.gate"), std::string::npos);
+  EXPECT_NE(help_text(Command::kDiff).find("0 no differences; 1 differences"), std::string::npos);
+  EXPECT_NE(help_text(Command::kNone).find("kubectl cairn diff release/<name>"), std::string::npos);
+  EXPECT_TRUE(parse_ok({"render", "--help"}).help);
+}
+
 }  // namespace
 }  // namespace cairn::cli
