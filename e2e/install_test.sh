@@ -125,6 +125,39 @@ for b in cairn-operator cairn-webhook; do
 done
 rm -f "$state.image.log"
 
+# SIGTERM is honoured while the informers are still syncing (issue #16: the
+# webhook ignored it and was killed after the grace period): each binary, in
+# the image, against an apiserver that never answers, stops at once.
+sig=$(mktemp -d)
+[ -n "$sig" ] && [ -d "$sig" ] || fail "mktemp -d failed"
+chmod 755 "$sig"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$sig/tls.key" \
+  -out "$sig/tls.crt" -subj /CN=sigterm -days 1 2>/dev/null
+cp "$sig/tls.crt" "$sig/ca.crt"
+printf '%s\n' 'apiVersion: v1' 'kind: Config' \
+  'clusters: [{name: gone, cluster: {server: "https://127.0.0.1:1", certificate-authority: /cfg/ca.crt}}]' \
+  'users: [{name: gone, user: {token: t}}]' \
+  'contexts: [{name: gone, context: {cluster: gone, user: gone}}]' \
+  'current-context: gone' >"$sig/kubeconfig"
+chmod 644 "$sig/tls.key" "$sig/tls.crt" "$sig/ca.crt" "$sig/kubeconfig"
+started() { podman logs "cairn-e2e-sigterm-$1" 2>&1 | grep -q .; }
+for b in cairn-webhook cairn-operator; do
+  extra=()
+  [ $b = cairn-webhook ] && extra=(--addr 127.0.0.1:0 --tls-cert /cfg/tls.crt --tls-key /cfg/tls.key)
+  podman run -d --name "cairn-e2e-sigterm-$b" -v "$sig:/cfg:ro" --entrypoint "/usr/local/bin/$b" \
+    "$CAIRN_IMAGE:e2e-1" --kubeconfig /cfg/kubeconfig --probe-addr 127.0.0.1:0 "${extra[@]}" >/dev/null
+  await 30 "$b did not start" started "$b"
+  t=$SECONDS
+  podman stop -t 30 "cairn-e2e-sigterm-$b" >/dev/null
+  rc=$(podman inspect -f '{{.State.ExitCode}}' "cairn-e2e-sigterm-$b")
+  out=$(podman logs "cairn-e2e-sigterm-$b" 2>&1 | tail -n 3)
+  podman rm "cairn-e2e-sigterm-$b" >/dev/null
+  [ "$rc" = 0 ] && [ $((SECONDS - t)) -le 5 ] && grep -q 'before the' <<<"$out" ||
+    fail "$b did not stop on SIGTERM while its informers synced (exit $rc after $((SECONDS - t))s): $out"
+  step "$b stopped on SIGTERM during informer sync in $((SECONDS - t))s (exit 0)"
+done
+rm -rf -- "$sig"
+
 # --------------------------------------------------------- 2. real nodes
 trap teardown EXIT
 step "2. CAIRN_REAL_NODE=1 up (2 real nodes)"
