@@ -188,6 +188,8 @@ operator:
   terminationGracePeriodSeconds: 15
 webhook:
   hostNetwork: true
+  # The test's admin is the platform team: it creates and deletes Releases.
+  platformGroup: "system:masters"
   replicas: 2
   port: 39543
   probes: {port: 38082}
