@@ -859,20 +859,16 @@ std::shared_ptr<const Policy::Index> Policy::manifests(const ReleaseInfo& rel, g
     }
   }
   auto idx = std::make_shared<Index>();
-  // The one render the operator does too: a kustomization, or the plain
-  // manifests under spec.path, read from the commit's tree.
-  manifest::GitTree tree(src, commit, manifest::read_limits());
-  manifest::RenderInput in{.release_namespace = rel.ns,
-                           .release_name = rel.name,
-                           .commit = commit,
-                           .source_url = rel.spec.source.url,
-                           .cluster_scope = rel.spec.cluster_scope,
-                           .tree = &tree,
-                           .path = rel.spec.path};
-  in.is_namespaced = [this](const std::string& av, const std::string& kind) {
-    return cluster_.is_namespaced(av, kind);
-  };
-  auto out = manifest::render(in);
+  // The one render the operator and kubectl cairn do too.
+  auto out = manifest::render_at(src, commit,
+                                 {.ns = rel.ns,
+                                  .name = rel.name,
+                                  .source_url = rel.spec.source.url,
+                                  .path = rel.spec.path,
+                                  .cluster_scope = rel.spec.cluster_scope},
+                                 [this](const std::string& av, const std::string& kind) {
+                                   return cluster_.is_namespaced(av, kind);
+                                 });
   if (!out) {
     idx->error = out.error().empty() ? "render failed" : out.error().front().to_string();
   } else {

@@ -416,20 +416,18 @@ std::expected<ReleaseRender, std::string> render_release(kube::Client& c, const 
   if (!commit) return std::unexpected(commit.error());
   out.commit = *commit;
 
-  manifest::GitTree tree(*src, out.commit, manifest::read_limits());
-  manifest::RenderInput in;
-  in.release_namespace = ns;
-  in.release_name = name;
-  in.commit = out.commit;
-  in.source_url = spec->source.url;
-  in.cluster_scope = spec->cluster_scope;
-  in.tree = &tree;
-  in.path = spec->path;
-  in.is_namespaced = [&c](const std::string& av, const std::string& kind) -> std::optional<bool> {
-    auto r = c.resource_for(av, kind);
-    return r ? std::optional<bool>(r->namespaced) : std::nullopt;
-  };
-  auto r = manifest::render(in);
+  // The one render the operator and the webhook do too.
+  auto r = manifest::render_at(
+      *src, out.commit,
+      {.ns = ns,
+       .name = name,
+       .source_url = spec->source.url,
+       .path = spec->path,
+       .cluster_scope = spec->cluster_scope},
+      [&c](const std::string& av, const std::string& kind) -> std::optional<bool> {
+        auto res = c.resource_for(av, kind);
+        return res ? std::optional<bool>(res->namespaced) : std::nullopt;
+      });
   if (!r) {
     return std::unexpected("rendering " + (spec->path.empty() ? "/" : spec->path) + " at " +
                            out.commit.substr(0, 8) + ":\n" + manifest::to_string(r.error()));

@@ -55,3 +55,22 @@ std::expected<bool, std::string> GitTree::is_dir(const std::string& path) const 
 }
 
 }  // namespace cairn::manifest
+
+namespace cairn::manifest {
+
+std::expected<Rendered, std::vector<RenderError>> render_at(
+    git::Source& source, const std::string& commit, const ReleaseRef& release,
+    std::function<std::optional<bool>(const std::string&, const std::string&)> is_namespaced) {
+  GitTree tree(source, commit, read_limits());
+  RenderInput in{.release_namespace = release.ns,
+                 .release_name = release.name,
+                 .commit = commit,
+                 .source_url = release.source_url,
+                 .cluster_scope = release.cluster_scope,
+                 .tree = &tree,
+                 .path = release.path};
+  in.is_namespaced = std::move(is_namespaced);
+  return render(in);
+}
+
+}  // namespace cairn::manifest

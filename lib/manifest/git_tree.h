@@ -9,6 +9,7 @@
 #include <string>
 
 #include "git/git.h"
+#include "manifest/render.h"
 #include "manifest/tree.h"
 
 namespace cairn::manifest {
@@ -30,5 +31,28 @@ class GitTree final : public FileTree {
   mutable std::mutex mu_;
   mutable std::map<std::string, std::vector<git::File>> dirs_;  // guarded by mu_
 };
+
+}  // namespace cairn::manifest
+
+namespace cairn::manifest {
+
+// What render_at needs of a Release besides the commit (its spec, as the
+// operator, the webhook and `kubectl cairn render release/NAME` read it).
+struct ReleaseRef {
+  std::string ns, name;
+  std::string source_url;  // spec.source.url as written (never credentials)
+  std::string path;        // spec.path
+  bool cluster_scope = false;
+};
+
+// The one render of a Release at a commit, shared by the operator, the
+// webhook and the kubectl plugin so that all three see the same objects:
+// spec.path read from the commit's tree (a kustomization is built, plain
+// manifests are read), validated, stamped and sorted (render.h).
+// `is_namespaced` is discovery (may be empty).
+std::expected<Rendered, std::vector<RenderError>> render_at(
+    git::Source& source, const std::string& commit, const ReleaseRef& release,
+    std::function<std::optional<bool>(const std::string& api_version, const std::string& kind)>
+        is_namespaced = {});
 
 }  // namespace cairn::manifest

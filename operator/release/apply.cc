@@ -47,20 +47,11 @@ std::expected<std::vector<json>, kit::Error> Reconciler::render_commit(Context& 
   // The one render the webhook and `kubectl cairn render` do too: a
   // kustomization, or the plain manifests under spec.path, read from the
   // commit's tree with the render's size limits (an oversized file is
-  // refused from its header, never read into memory).
-  manifest::GitTree tree(*c.source, commit, manifest::read_limits());
-  manifest::RenderInput in{.release_namespace = c.ns,
-                           .release_name = c.name,
-                           .commit = commit,
-                           .source_url = c.spec.source.url,
-                           .cluster_scope = c.spec.cluster_scope,
-                           .tree = &tree,
-                           .path = c.spec.path};
-  // A kind the apiserver could not be asked about fails the render for now,
-  // not the commit for good.
+  // refused from its header, never read into memory). A kind the apiserver
+  // could not be asked about fails the render for now, not the commit.
   bool unreachable = false;
-  in.is_namespaced = [this, &unreachable](const std::string& av,
-                                          const std::string& kind) -> std::optional<bool> {
+  auto is_namespaced = [this, &unreachable](const std::string& av,
+                                            const std::string& kind) -> std::optional<bool> {
     auto r = client_.resource_for(av, kind);
     if (!r) {
       if (kit::Error::from(r.error()).transient()) unreachable = true;
@@ -68,7 +59,13 @@ std::expected<std::vector<json>, kit::Error> Reconciler::render_commit(Context& 
     }
     return r->namespaced;
   };
-  auto out = manifest::render(in);
+  auto out = manifest::render_at(*c.source, commit,
+                                 {.ns = c.ns,
+                                  .name = c.name,
+                                  .source_url = c.spec.source.url,
+                                  .path = c.spec.path,
+                                  .cluster_scope = c.spec.cluster_scope},
+                                 is_namespaced);
   if (!out) {
     std::string msg = manifest::to_string(out.error());
     return std::unexpected(unreachable ? kit::Error::transient_error(msg)
