@@ -22,12 +22,6 @@ std::string Tracker::identity(const std::string& ns, const api::SourceSpec& spec
   return spec.secret_ref ? ns + "/" + spec.secret_ref->name : std::string();
 }
 
-git::Ref ref_of(const api::SourceSpec& s) {
-  if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
-  if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
-  return {git::RefKind::kCommit, s.commit};
-}
-
 Tracker::Tracker(kube::Api& client, std::chrono::seconds fetch_timeout,
                  std::chrono::seconds stall_timeout, std::function<Clock::time_point()> now)
     : client_(client),

@@ -21,8 +21,13 @@ namespace cairn::source {
 
 std::string now_s();  // metav1.Time of now
 using git::short_sha;
-// The git ref spec.source tracks: its branch, tag or commit.
-git::Ref ref_of(const api::SourceSpec& spec);
+// The git ref spec.source tracks: its branch, tag or commit. Inline: the
+// webhook's policy (and its fuzz build) use it without the rest of lib/source.
+inline git::Ref ref_of(const api::SourceSpec& s) {
+  if (!s.branch.empty()) return {git::RefKind::kBranch, s.branch};
+  if (!s.tag.empty()) return {git::RefKind::kTag, s.tag};
+  return {git::RefKind::kCommit, s.commit};
+}
 
 // Where mirrors come from (git::Cache in production, a fake in tests).
 class SourceProvider {

@@ -27,6 +27,8 @@ add_executable(cairn_socket_fuzz
   ${CMAKE_CURRENT_LIST_DIR}/socket_fuzz.cc
   ${PROJECT_SOURCE_DIR}/webhook/admission.cc
   ${PROJECT_SOURCE_DIR}/webhook/policy.cc
+  ${PROJECT_SOURCE_DIR}/webhook/git_facts.cc
+  ${PROJECT_SOURCE_DIR}/webhook/kinds.cc
   ${PROJECT_SOURCE_DIR}/webhook/handler.cc
   ${PROJECT_SOURCE_DIR}/webhook/metrics.cc
   ${PROJECT_SOURCE_DIR}/lib/http/server.cc)
