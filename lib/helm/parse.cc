@@ -236,23 +236,6 @@ std::expected<std::string, std::string> unquote(const std::string& q) {
       i += n;
       return v;
     };
-    auto utf8 = [&](unsigned long cp) {
-      if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    };
     switch (e) {
       case 'n':
         out += '\n';
@@ -294,7 +277,7 @@ std::expected<std::string, std::string> unquote(const std::string& q) {
       case 'U': {
         auto v = hex(e == 'u' ? 4 : 8);
         if (!v) return std::unexpected(v.error());
-        utf8(*v);
+        out += rune_to_utf8(static_cast<std::int64_t>(*v));
         break;
       }
       default:

@@ -120,5 +120,7 @@ json to_json(const Value& v);
 std::string go_sprint(const Value& v);
 // Go's strconv.FormatFloat(f, 'g', -1, 64) as %v prints it.
 std::string format_float_v(double f);
+// A code point as UTF-8 (U+FFFD for one out of range), as Go's string(rune).
+std::string rune_to_utf8(std::int64_t cp);
 
 }  // namespace cairn::helm
