@@ -105,13 +105,6 @@ GitFacts::Result GitFacts::exists(const ReleaseInfo& rel, const std::string& com
   return {Answer::kYes, {}};
 }
 
-std::optional<std::string> GitFacts::head(const ReleaseInfo& rel, bool fetch_first,
-                                          std::string* error) {
-  auto src = git_.source(rel.spec.source.url);
-  if (fetch_first) fetch_once(rel, *src, Clock::now(), error);
-  return resolve_head(*src, source::ref_of(rel.spec.source));
-}
-
 GitFacts::Result GitFacts::is_ancestor(const ReleaseInfo& rel, const std::string& ancestor,
                                        const std::string& descendant) {
   if (ancestor == descendant) return {Answer::kYes, {}};

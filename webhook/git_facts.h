@@ -47,8 +47,6 @@ class GitFacts {
   // Whether `commit` exists in the Release's repository (fetching once when
   // it is not known yet).
   Result exists(const ReleaseInfo& rel, const std::string& commit);
-  // The commit the Release's ref points to now (after a fetch when asked).
-  std::optional<std::string> head(const ReleaseInfo& rel, bool fetch_first, std::string* error);
   // Whether `commit` is reachable from the Release's ref (fetching once when
   // it is not, since the ref may have moved).
   Result on_ref(const ReleaseInfo& rel, const std::string& commit);
