@@ -177,9 +177,20 @@ spec:
   auto rs_list = client().list(kReplicaSets, ns);
   ASSERT_TRUE(rs_list && !(*rs_list)["items"].empty());
   const std::string rs = (*rs_list)["items"][0]["metadata"].value("name", "");
-  auto pods = client().list(res::kPods, ns);
-  ASSERT_TRUE(pods && !(*pods)["items"].empty());
-  const std::string pod = (*pods)["items"][0]["metadata"].value("name", "");
+  // kubectl refuses to exec into a pod that is not running before the
+  // webhook is asked: a running one (the rollout to B leaves old pods behind).
+  std::string pod;
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       pod.empty() && std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(200ms)) {
+    auto pods = client().list(res::kPods, ns);
+    ASSERT_TRUE(pods) << pods.error().to_string();
+    for (const auto& p : (*pods)["items"])
+      if (p.value("status", json::object()).value("phase", "") == "Running" &&
+          !p["metadata"].contains("deletionTimestamp"))
+        pod = p["metadata"].value("name", "");
+  }
+  ASSERT_FALSE(pod.empty()) << "no running pod in " << ns << "\n" << c.where();
 
   const std::string older =
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n  annotations:\n"

@@ -500,9 +500,14 @@ TEST(WebhookFaults, CertificateRotatedUnderLoadFailsNothing) {
   // whose handshake presented the new certificate.
   load.stop();
   const size_t before_pause = load.count();
-  for (auto until = Clock::now() + 30s; established_to(hook.port()) > 0 && Clock::now() < until;)
+  // The webhook closes a connection idle for its read timeout (10 s); a
+  // request the apiserver had in flight when the load stopped restarts it.
+  for (auto until = Clock::now() + 60s; established_to(hook.port()) > 0 && Clock::now() < until;)
     std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(established_to(hook.port()), 0) << "the apiserver's old connections stayed open";
+  EXPECT_EQ(established_to(hook.port()), 0)
+      << "the apiserver's old connections stayed open:\n"
+      << sh("ss -tnpo state established '( sport = :" + std::to_string(hook.port()) + " )'").second
+      << hook.log_tail();
   const auto fresh = Clock::now();
   Load again(ns.name(), kWorkers, "v");
   ASSERT_TRUE(again.await_more(300, 60s));

@@ -42,6 +42,7 @@ std::string hmac_hex(const std::string& body) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using cairn::fuzz::fail;
   namespace push = cairn::push;
+  namespace git = cairn::git;
   const std::string body(reinterpret_cast<const char*>(data), size);
 
   std::optional<push::PushEvent> ev;

@@ -290,6 +290,31 @@ TEST_F(PolicyTest, OperatorObjectDifferingFromGitIsDeniedNamingTheField) {
   EXPECT_EQ(message(d).find("evil"), std::string::npos) << message(d);
 }
 
+// Putting git back after break-glass starts by taking over field ownership:
+// an UPDATE that changes only managedFields of an object still off git. It
+// changes nothing that runs, so it is admitted; the apply that follows is
+// checked against git as always.
+TEST_F(PolicyTest, OperatorTakingOverFieldsOfAnObjectOffGitChangesNothingAndIsAdmitted) {
+  json off = live("Deployment", commit_a_);
+  off["spec"]["replicas"] = 0;  // break-glass: kubectl scale --replicas=0
+  json taken = off;
+  taken["metadata"]["managedFields"] = json::array(
+      {{{"manager", "cairn"}, {"operation", "Apply"}, {"fieldsV1", {{"f:spec", json::object()}}}}});
+  Review q = op("UPDATE", taken);
+  q.old_object = off;
+  auto d = policy_->decide(q);
+  EXPECT_TRUE(d.verdict.allowed) << message(d);
+  EXPECT_EQ(d.rule, "operator-ownership");
+  // Anything more than ownership is checked against git, and refused.
+  json still_off = off;
+  still_off["metadata"]["labels"]["extra"] = "x";
+  q = op("UPDATE", still_off);
+  q.old_object = off;
+  d = policy_->decide(q);
+  ASSERT_FALSE(d.verdict.allowed);
+  EXPECT_NE(message(d).find("spec.replicas differs from git"), std::string::npos) << message(d);
+}
+
 TEST_F(PolicyTest, OlderCommitIsNotATargetButARollbackFromHistoryIs) {
   repo_.write("deploy/app.yaml", std::string(kApp) + "  size: large\n");
   std::string b = repo_.commit("B");
