@@ -15,18 +15,21 @@
 # Every wait is for a condition, with a deadline.
 #
 # Environment (set by e2e/CMakeLists.txt): CAIRN_STATE_DIR (its own cluster,
-# not the shared e2e one; ports below differ from the shared cluster's).
+# not the shared e2e one; ports below differ from the shared cluster's, and
+# are below the kernel's ephemeral range (32768-60999): a port in it can be
+# taken at any moment by an outgoing connection's local end, and the app or a
+# kubelet then fails to bind, as CI once saw).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 state=$(realpath -m -- "${CAIRN_STATE_DIR:?CAIRN_STATE_DIR must be set}")
 export CAIRN_STATE_DIR=$state CAIRN_REAL_NODE=1 CAIRN_REAL_NODES=2
-export CAIRN_APISERVER_PORT=36443 CAIRN_ETCD_PORT=32379 CAIRN_ETCD_PEER_PORT=32380 CAIRN_KCM_PORT=31257
-export CAIRN_KUBELET_PORT=30250 CAIRN_KUBELET_HEALTHZ_PORT=30248 CAIRN_SCHEDULER_PORT=30259
-export CAIRN_GIT_STATE=$state-git CAIRN_GIT_DAEMON_PORT=39418 CAIRN_GIT_HTTPS_PORT=39443
+export CAIRN_APISERVER_PORT=27443 CAIRN_ETCD_PORT=27379 CAIRN_ETCD_PEER_PORT=27380 CAIRN_KCM_PORT=27257
+export CAIRN_KUBELET_PORT=27250 CAIRN_KUBELET_HEALTHZ_PORT=27248 CAIRN_SCHEDULER_PORT=27259
+export CAIRN_GIT_STATE=$state-git CAIRN_GIT_DAEMON_PORT=27418 CAIRN_GIT_HTTPS_PORT=27453
 unset CAIRN_NODE_SIM KUBECONFIG
 export CAIRN_IMAGE=localhost/cairn
 NS=cairn-system
-APP_PORT=38088
+APP_PORT=27088
 T0=$SECONDS
 declare -A TIMES
 
@@ -179,8 +182,8 @@ image: {repository: $CAIRN_IMAGE, tag: $1, pullPolicy: Never}
 logFormat: text
 operator:
   hostNetwork: true
-  probes: {port: 38081}
-  metrics: {port: 38080}
+  probes: {port: 27081}
+  metrics: {port: 27080}
   nodeSelector: {cairn.dev/node: real}
   tolerations: [{key: cairn.dev/node, operator: Equal, value: real, effect: NoSchedule}]
   # No kube-proxy: the apiserver is reached on the node's loopback.
@@ -191,8 +194,8 @@ webhook:
   # The test's admin is the platform team: it creates and deletes Releases.
   platformGroup: "system:masters"
   replicas: 2
-  port: 39543
-  probes: {port: 38082}
+  port: 27543
+  probes: {port: 27082}
   antiAffinity: hard
   nodeSelector: {cairn.dev/node: real}
   tolerations: [{key: cairn.dev/node, operator: Equal, value: real, effect: NoSchedule}]
@@ -290,7 +293,7 @@ EOF
 }
 timed release release
 ready() { [ "$(K -n shop get deployment web -o jsonpath='{.status.readyReplicas}')" = 1 ]; }
-await 60 "the app's pod did not become Ready" ready
+await 60 "the app's pod did not become Ready: $(K -n shop get pods -o wide; K -n shop logs deployment/web --tail=20 2>&1; K -n shop logs deployment/web --previous --tail=20 2>&1)" ready
 [ "$(curl -fsS --max-time 3 "http://127.0.0.1:$APP_PORT/index.html")" = "cairn e2e app" ] ||
   fail "the app does not answer on :$APP_PORT"
 step "app Ready on $(K -n shop get pods -l app=web -o jsonpath='{.items[0].spec.nodeName}'), answering"

@@ -99,6 +99,103 @@ std::unique_ptr<http::Server> start_push(const app::Flags& f, kube::Client& clie
   return std::move(*s);
 }
 
+// The /metrics endpoint: the operator's metrics, with the queues' and
+// informers' figures read at each scrape.
+std::unique_ptr<http::Server> start_metrics(const app::Flags& f, metrics::OperatorMetrics& m,
+                                            std::vector<kit::Controller*> controllers,
+                                            std::vector<kube::Informer*> informers,
+                                            const kube::Store& pipelines,
+                                            const kube::Store& releases) {
+  auto [mh, mp] = app::split_addr(f.metrics_addr);
+  auto s = http::Server::start(
+      {.address = mh, .port = mp, .threads = 1},
+      [&m, controllers, informers, &pipelines, &releases](const http::Request& r) {
+        if (r.path != "/metrics") return http::Response::text(404, "not found\n");
+        for (auto* c : controllers) {
+          std::string kind = c->kind() == "Pipeline" ? "pipeline" : "release";
+          m.queue_depth(kind, static_cast<double>(c->queue().len()));
+          m.queue_totals(kind, static_cast<double>(c->queue().adds()),
+                         static_cast<double>(c->queue().retries()));
+        }
+        for (auto* inf : informers)
+          m.informer_totals(inf->resource().resource, static_cast<double>(inf->events()),
+                            static_cast<double>(inf->relists()));
+        m.stalled("Pipeline", metrics::stalled_objects(pipelines));
+        m.stalled("Release", metrics::stalled_objects(releases));
+        return http::Response{200, "text/plain; version=0.0.4", m.render(), {}};
+      });
+  if (!s) {
+    std::cerr << "cairn-operator: metrics: " << s.error() << "\n";
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
+// Waits for every informer's first list. SIGTERM is honoured meanwhile (an
+// apiserver that does not answer must not keep a terminating pod alive until
+// SIGKILL): false when a signal came first.
+bool await_sync(const std::vector<kube::Informer*>& informers, const sigset_t& sigs) {
+  for (auto* inf : informers) {
+    for (int waits = 1; !inf->wait_for_sync(std::chrono::milliseconds(250)); ++waits) {
+      const timespec now{0, 0};
+      if (int s = sigtimedwait(&sigs, nullptr, &now); s > 0) {
+        log::info("signal received before the caches synced, shutting down",
+                  {{"signal", strsignal(s)}});
+        return false;
+      }
+      if (waits % 40 == 0)
+        log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
+    }
+  }
+  return true;
+}
+
+// Runs the controllers until a signal (or, with --leader-elect, while this
+// replica leads): 0 after a signal, 1 when leadership was lost.
+int run(const app::Flags& f, kube::Client& client, const std::string& id, const sigset_t& sigs,
+        std::vector<std::pair<kit::Controller*, const kube::Store*>> controllers) {
+  auto start_workers = [&] {
+    for (auto [c, store] : controllers) c->start(f.workers, store);
+  };
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::thread sig_thread([&] {
+    int s = 0;
+    sigwait(&sigs, &s);
+    log::info("signal received, shutting down", {{"signal", strsignal(s)}});
+    if (elector) elector->stop();
+    for (auto [c, store] : controllers) c->drain();
+  });
+  int rc = 0;
+  if (f.leader_elect) {
+    const std::string scope = f.scope();
+    std::string le_ns = !f.le_ns.empty() ? f.le_ns : (!scope.empty() ? scope : "default");
+    elector = std::make_unique<kube::LeaderElector>(
+        client, kube::LeaderElectionConfig{.ns = le_ns, .name = f.le_id, .identity = id},
+        kube::LeaderCallbacks{.on_started_leading =
+                                  [&] {
+                                    log::info("leading", {{"identity", id}});
+                                    start_workers();
+                                  },
+                              .on_stopped_leading = [] {}});
+    if (!elector->run()) {
+      // Lost the lease: another replica may already be reconciling. Stop at
+      // once rather than race it; the Deployment restarts us as a follower.
+      log::error("leadership lost, exiting");
+      for (auto [c, store] : controllers) c->stop();
+      rc = 1;
+    }
+  } else {
+    start_workers();
+    sig_thread.join();
+  }
+  for (auto [c, store] : controllers) c->join();
+  if (sig_thread.joinable()) {
+    if (rc != 0) ::kill(::getpid(), SIGTERM);  // wake sigwait
+    sig_thread.join();
+  }
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,28 +310,10 @@ int main(int argc, char** argv) {
   if (!probes) return 1;
   std::unique_ptr<http::Server> metrics_server;
   if (f.metrics_addr != "0") {
-    auto [mh, mp] = app::split_addr(f.metrics_addr);
-    auto m =
-        http::Server::start({.address = mh, .port = mp, .threads = 1}, [&](const http::Request& r) {
-          if (r.path != "/metrics") return http::Response::text(404, "not found\n");
-          for (auto* c : {&pipeline_controller, &release_controller}) {
-            std::string kind = c->kind() == "Pipeline" ? "pipeline" : "release";
-            op_metrics.queue_depth(kind, static_cast<double>(c->queue().len()));
-            op_metrics.queue_totals(kind, static_cast<double>(c->queue().adds()),
-                                    static_cast<double>(c->queue().retries()));
-          }
-          for (auto* inf : {&pipelines, &jobs, &pods, &releases})
-            op_metrics.informer_totals(inf->resource().resource, static_cast<double>(inf->events()),
-                                       static_cast<double>(inf->relists()));
-          op_metrics.stalled("Pipeline", metrics::stalled_objects(pipelines.store()));
-          op_metrics.stalled("Release", metrics::stalled_objects(releases.store()));
-          return http::Response{200, "text/plain; version=0.0.4", op_metrics.render(), {}};
-        });
-    if (!m) {
-      std::cerr << "cairn-operator: metrics: " << m.error() << "\n";
-      return 1;
-    }
-    metrics_server = std::move(*m);
+    metrics_server =
+        start_metrics(f, op_metrics, {&pipeline_controller, &release_controller},
+                      {&pipelines, &jobs, &pods, &releases}, pipelines.store(), releases.store());
+    if (!metrics_server) return 1;
   }
   app::PushRouter router(in_scope);
   router.add(pipelines.store(), [&](const std::string& key) {
@@ -256,69 +335,18 @@ int main(int argc, char** argv) {
   std::vector<kube::Informer*> all_informers = {&pipelines, &jobs, &pods, &releases};
   for (auto& m : managed_informers) all_informers.push_back(m.get());
   for (auto* inf : all_informers) inf->start();
-  // SIGTERM is honoured while the informers sync too (an apiserver that does
-  // not answer must not keep a terminating pod alive until SIGKILL).
-  for (auto* inf : all_informers) {
-    for (int waits = 1; !inf->wait_for_sync(std::chrono::milliseconds(250)); ++waits) {
-      const timespec now{0, 0};
-      if (int s = sigtimedwait(&sigs, nullptr, &now); s > 0) {
-        log::info("signal received before the caches synced, shutting down",
-                  {{"signal", strsignal(s)}});
-        for (auto* i : all_informers) i->stop();
-        events.flush();
-        return 0;
-      }
-      if (waits % 40 == 0)
-        log::warn("waiting for informer to sync", {{"error", inf->last_error()}});
-    }
+  if (!await_sync(all_informers, sigs)) {
+    for (auto* i : all_informers) i->stop();
+    events.flush();
+    return 0;
   }
   synced = true;
   log::info("caches synced", {{"namespaces", f.ns.empty() ? "*" : f.ns}, {"identity", id}});
 
   // Everything known now gets a first look.
-  auto start_workers = [&] {
-    pipeline_controller.start(f.workers, &pipelines.store());
-    release_controller.start(f.workers, &releases.store());
-  };
-  std::unique_ptr<kube::LeaderElector> elector;
-  std::thread sig_thread([&] {
-    int s = 0;
-    sigwait(&sigs, &s);
-    log::info("signal received, shutting down", {{"signal", strsignal(s)}});
-    if (elector) elector->stop();
-    pipeline_controller.drain();
-    release_controller.drain();
-  });
-
-  int rc = 0;
-  if (f.leader_elect) {
-    std::string le_ns = !f.le_ns.empty() ? f.le_ns : (!scope.empty() ? scope : "default");
-    elector = std::make_unique<kube::LeaderElector>(
-        client, kube::LeaderElectionConfig{.ns = le_ns, .name = f.le_id, .identity = id},
-        kube::LeaderCallbacks{.on_started_leading =
-                                  [&] {
-                                    log::info("leading", {{"identity", id}});
-                                    start_workers();
-                                  },
-                              .on_stopped_leading = [] {}});
-    if (!elector->run()) {
-      // Lost the lease: another replica may already be reconciling. Stop at
-      // once rather than race it; the Deployment restarts us as a follower.
-      log::error("leadership lost, exiting");
-      pipeline_controller.stop();
-      release_controller.stop();
-      rc = 1;
-    }
-  } else {
-    start_workers();
-    sig_thread.join();
-  }
-  pipeline_controller.join();
-  release_controller.join();
-  if (sig_thread.joinable()) {
-    if (rc != 0) ::kill(::getpid(), SIGTERM);  // wake sigwait
-    sig_thread.join();
-  }
+  const int rc =
+      run(f, client, id, sigs,
+          {{&pipeline_controller, &pipelines.store()}, {&release_controller, &releases.store()}});
   events.flush();
   for (auto* inf : all_informers) inf->stop();
   log::info("stopped");

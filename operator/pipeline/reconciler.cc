@@ -303,6 +303,26 @@ void Reconciler::cancel_run(Context& c, api::RunStatus& run, const std::string& 
   events_.normal(c.object, "RunCancelled", "run " + run.id + " cancelled: " + why);
 }
 
+namespace {
+
+// Whether a step may start: "" when every step it runs after succeeded; the
+// name of one that failed, was skipped or cancelled (the step is skipped);
+// or nullopt while one is still to finish.
+std::optional<std::string> blocker_of(const api::Step& step, const api::RunStatus& run) {
+  bool waiting = false;
+  for (const auto& dep : step.after) {
+    const api::StepStatus* d = run.find_step(dep);
+    if (!d || d->phase == api::StepPhase::kFailed || d->phase == api::StepPhase::kSkipped ||
+        d->phase == api::StepPhase::kCancelled)
+      return dep;
+    if (d->phase != api::StepPhase::kSucceeded) waiting = true;
+  }
+  if (waiting) return std::nullopt;
+  return std::string();
+}
+
+}  // namespace
+
 void Reconciler::advance_run(Context& c, api::RunStatus& run) {
   // Steps of a run whose spec changed mid-run keep the spec they started
   // with only through their Jobs; a step missing from the spec is cancelled.
@@ -315,98 +335,99 @@ void Reconciler::advance_run(Context& c, api::RunStatus& run) {
       st = &run.steps.back();
     }
     if (api::is_finished(st->phase)) continue;
-    bool blocked = false, waiting = false;
-    std::string blocker;
-    for (const auto& dep : step->after) {
-      const api::StepStatus* d = run.find_step(dep);
-      if (!d || d->phase == api::StepPhase::kFailed || d->phase == api::StepPhase::kSkipped ||
-          d->phase == api::StepPhase::kCancelled) {
-        blocked = true;
-        blocker = dep;
-      } else if (d->phase != api::StepPhase::kSucceeded) {
-        waiting = true;
-      }
-    }
-    if (blocked) {
+    auto blocker = blocker_of(*step, run);
+    if (!blocker) continue;  // waiting for a step it runs after
+    if (!blocker->empty()) {
       st->phase = api::StepPhase::kSkipped;
-      st->message = "not run: step \"" + blocker + "\" did not succeed";
+      st->message = "not run: step \"" + *blocker + "\" did not succeed";
       continue;
     }
-    if (waiting) continue;
-    const std::string job_name = api::job_name(c.name, run.id, step->name);
-    st->job = job_name;
-    kube::ObjectPtr job = jobs_.get(c.ns + "/" + job_name);
-    if (!job) {
-      JobInputs in{.ns = c.ns,
-                   .pipeline = c.name,
-                   .pipeline_uid = c.uid,
-                   .run_id = run.id,
-                   .commit = run.commit,
-                   .source_url = c.spec.source.url,
-                   .secret_name = c.spec.source.secret_ref ? c.spec.source.secret_ref->name : "",
-                   .checkout_image = opts_.checkout_image,
-                   .step = step};
-      auto r = client_.create(kube::res::kJobs, c.ns, build_job(in));
-      // AlreadyExists: made by us before a restart, or our cache lags. Either
-      // way the Job is there and will be adopted; it is never made twice.
-      if (!r && r.error().code != kube::Code::kAlreadyExists) {
-        st->message = "cannot create Job " + job_name + ": " + r.error().to_string();
-        continue;
-      }
-      if (st->phase == api::StepPhase::kPending) {
-        st->phase = api::StepPhase::kRunning;
-        st->start_time = now_s();
-        st->attempts = 1;
-      }
-      continue;
-    }
-    const json& js = (*job).value("status", json::object());
-    if (st->phase == api::StepPhase::kPending) {
-      st->phase = api::StepPhase::kRunning;
-      st->start_time = js.value("startTime", now_s());
-    }
-    st->attempts = std::max(
-        1, js.value("failed", 0) + js.value("succeeded", 0) + (js.value("active", 0) > 0 ? 1 : 0));
-    // The last Pod's termination message: results, or why it failed.
-    std::string term, exit_text;
-    std::string newest;
-    for (const auto& p : pods_.by_index(kube::Store::kByLabel, "job-name=" + job_name)) {
-      if ((*p)["metadata"].value("namespace", "") != c.ns) continue;
-      std::string created = (*p)["metadata"].value("creationTimestamp", "");
-      if (created < newest) continue;
-      newest = created;
-      for (const auto& cs :
-           (*p).value("status", json::object()).value("containerStatuses", json::array())) {
-        if (cs.value("name", "") != "step") continue;
-        const json t = cs.value("state", json::object()).value("terminated", json::object());
-        if (t.empty()) continue;
-        term = t.value("message", "");
-        exit_text = "exit code " + std::to_string(t.value("exitCode", 0));
-      }
-      for (const auto& cs :
-           (*p).value("status", json::object()).value("initContainerStatuses", json::array())) {
-        const json t = cs.value("state", json::object()).value("terminated", json::object());
-        if (!t.empty() && t.value("exitCode", 0) != 0) {
-          exit_text = "checkout failed with exit code " + std::to_string(t.value("exitCode", 0));
-        }
-      }
-    }
-    if (job_condition(*job, "Complete")) {
-      st->phase = api::StepPhase::kSucceeded;
-      st->completion_time = js.value("completionTime", now_s());
-      st->results = parse_results(term);
-      st->message.clear();
-    } else if (job_condition(*job, "Failed")) {
-      st->phase = api::StepPhase::kFailed;
-      st->completion_time = now_s();
-      std::string why = job_condition_text(*job, "Failed");
-      st->message =
-          "step \"" + step->name + "\" failed" + (exit_text.empty() ? "" : " (" + exit_text + ")") +
-          (why.empty() ? "" : ": " + why) + (term.empty() ? "" : ": " + failure_excerpt(term));
-      events_.warning(c.object, "StepFailed", "run " + run.id + ": " + st->message);
-    }
+    st->job = api::job_name(c.name, run.id, step->name);
+    if (kube::ObjectPtr job = jobs_.get(c.ns + "/" + st->job))
+      observe_step(c, run, *step, *st, *job);
+    else
+      start_step(c, run, *step, *st);
   }
   finish_run(c, run);
+}
+
+void Reconciler::start_step(Context& c, const api::RunStatus& run, const api::Step& step,
+                            api::StepStatus& st) {
+  JobInputs in{.ns = c.ns,
+               .pipeline = c.name,
+               .pipeline_uid = c.uid,
+               .run_id = run.id,
+               .commit = run.commit,
+               .source_url = c.spec.source.url,
+               .secret_name = c.spec.source.secret_ref ? c.spec.source.secret_ref->name : "",
+               .checkout_image = opts_.checkout_image,
+               .step = &step};
+  auto r = client_.create(kube::res::kJobs, c.ns, build_job(in));
+  // AlreadyExists: made by us before a restart, or our cache lags. Either
+  // way the Job is there and will be adopted; it is never made twice.
+  if (!r && r.error().code != kube::Code::kAlreadyExists) {
+    st.message = "cannot create Job " + st.job + ": " + r.error().to_string();
+    return;
+  }
+  if (st.phase == api::StepPhase::kPending) {
+    st.phase = api::StepPhase::kRunning;
+    st.start_time = now_s();
+    st.attempts = 1;
+  }
+}
+
+Reconciler::Termination Reconciler::last_termination(const std::string& ns,
+                                                     const std::string& job_name) const {
+  Termination out;
+  std::string newest;
+  for (const auto& p : pods_.by_index(kube::Store::kByLabel, "job-name=" + job_name)) {
+    if ((*p)["metadata"].value("namespace", "") != ns) continue;
+    std::string created = (*p)["metadata"].value("creationTimestamp", "");
+    if (created < newest) continue;
+    newest = created;
+    const json status = (*p).value("status", json::object());
+    for (const auto& cs : status.value("containerStatuses", json::array())) {
+      if (cs.value("name", "") != "step") continue;
+      const json t = cs.value("state", json::object()).value("terminated", json::object());
+      if (t.empty()) continue;
+      out.message = t.value("message", "");
+      out.exit_text = "exit code " + std::to_string(t.value("exitCode", 0));
+    }
+    for (const auto& cs : status.value("initContainerStatuses", json::array())) {
+      const json t = cs.value("state", json::object()).value("terminated", json::object());
+      if (!t.empty() && t.value("exitCode", 0) != 0)
+        out.exit_text = "checkout failed with exit code " + std::to_string(t.value("exitCode", 0));
+    }
+  }
+  return out;
+}
+
+void Reconciler::observe_step(Context& c, const api::RunStatus& run, const api::Step& step,
+                              api::StepStatus& st, const json& job) {
+  const json& js = job.value("status", json::object());
+  if (st.phase == api::StepPhase::kPending) {
+    st.phase = api::StepPhase::kRunning;
+    st.start_time = js.value("startTime", now_s());
+  }
+  st.attempts = std::max(
+      1, js.value("failed", 0) + js.value("succeeded", 0) + (js.value("active", 0) > 0 ? 1 : 0));
+  // The last Pod's termination message: results, or why it failed.
+  const Termination term = last_termination(c.ns, st.job);
+  if (job_condition(job, "Complete")) {
+    st.phase = api::StepPhase::kSucceeded;
+    st.completion_time = js.value("completionTime", now_s());
+    st.results = parse_results(term.message);
+    st.message.clear();
+  } else if (job_condition(job, "Failed")) {
+    st.phase = api::StepPhase::kFailed;
+    st.completion_time = now_s();
+    std::string why = job_condition_text(job, "Failed");
+    st.message = "step \"" + step.name + "\" failed" +
+                 (term.exit_text.empty() ? "" : " (" + term.exit_text + ")") +
+                 (why.empty() ? "" : ": " + why) +
+                 (term.message.empty() ? "" : ": " + failure_excerpt(term.message));
+    events_.warning(c.object, "StepFailed", "run " + run.id + ": " + st.message);
+  }
 }
 
 void Reconciler::finish_run(Context& c, api::RunStatus& run) {

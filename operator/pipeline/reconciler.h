@@ -66,6 +66,16 @@ class Reconciler {
 
   void report_source_failure(Context& c, const std::string& reason, const std::string& message);
   void advance_run(Context& c, api::RunStatus& run);
+  void start_step(Context& c, const api::RunStatus& run, const api::Step& step,
+                  api::StepStatus& st);
+  void observe_step(Context& c, const api::RunStatus& run, const api::Step& step,
+                    api::StepStatus& st, const json& job);
+  // What the newest Pod of a step's Job said when its container ended.
+  struct Termination {
+    std::string message;    // the termination message (results, or why it failed)
+    std::string exit_text;  // "exit code 2", "checkout failed with exit code 128"
+  };
+  Termination last_termination(const std::string& ns, const std::string& job_name) const;
   void finish_run(Context& c, api::RunStatus& run);
   void cancel_run(Context& c, api::RunStatus& run, const std::string& why);
 
