@@ -40,11 +40,13 @@ fail() {
 }
 K() { "$state/bin/kubectl" --kubeconfig "$state/kubeconfig" "$@"; }
 # await SECONDS WHAT CMD...: polls CMD (every 0.5 s) until it succeeds.
+# WHAT is expanded when await is called; DIAG (a command, optional) is run at
+# the failure, to show the state then.
 await() {
   local timeout=$1 what=$2 deadline=$((SECONDS + $1))
   shift 2
   until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || fail "$what (not within ${timeout}s)"
+    [ $SECONDS -lt $deadline ] || fail "$what (not within ${timeout}s)${DIAG:+: $($DIAG 2>&1)}"
     sleep 0.5
   done
 }
@@ -289,11 +291,17 @@ spec:
   rollout: {progressDeadline: 120s}
 EOF
   deployed() { [ "$(K -n shop get release web -o jsonpath='{.status.phase} {.status.lastAttemptedCommit}')" = "Deployed $commit" ]; }
-  await 180 "the Release did not reach Deployed at $commit: $(K -n shop get release web -o yaml | tail -30)" deployed
+  release_diag() { K -n shop get release web -o yaml | tail -30; }
+  DIAG=release_diag await 180 "the Release did not reach Deployed at $commit" deployed
 }
 timed release release
 ready() { [ "$(K -n shop get deployment web -o jsonpath='{.status.readyReplicas}')" = 1 ]; }
-await 60 "the app's pod did not become Ready: $(K -n shop get pods -o wide; K -n shop logs deployment/web --tail=20 2>&1; K -n shop logs deployment/web --previous --tail=20 2>&1)" ready
+app_diag() {
+  K -n shop get pods -o wide
+  K -n shop logs deployment/web --tail=20
+  K -n shop logs deployment/web --previous --tail=20
+}
+DIAG=app_diag await 60 "the app's pod did not become Ready" ready
 [ "$(curl -fsS --max-time 3 "http://127.0.0.1:$APP_PORT/index.html")" = "cairn e2e app" ] ||
   fail "the app does not answer on :$APP_PORT"
 step "app Ready on $(K -n shop get pods -l app=web -o jsonpath='{.items[0].spec.nodeName}'), answering"
