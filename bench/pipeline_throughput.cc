@@ -24,7 +24,7 @@
 #include "common.h"
 #include "kube/informer.h"
 #include "kube/util.h"
-#include "pipeline/job.h"
+#include "operator/pipeline/job.h"
 
 using namespace cairn;
 using bench::env_file;

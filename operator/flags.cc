@@ -1,4 +1,4 @@
-#include "flags.h"
+#include "operator/flags.h"
 
 #include <cstdlib>
 #include <iostream>

@@ -1,4 +1,4 @@
-#include "metrics.h"
+#include "operator/metrics.h"
 
 #include <prometheus/text_serializer.h>
 

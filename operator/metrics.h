@@ -18,7 +18,7 @@
 
 #include "api/types.h"
 #include "kube/informer.h"
-#include "release/reconciler.h"
+#include "operator/release/reconciler.h"
 
 namespace cairn::metrics {
 

@@ -1,4 +1,4 @@
-#include "routers.h"
+#include "operator/routers.h"
 
 #include <set>
 

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "api/types.h"
-#include "kit/controller.h"
 #include "kube/informer.h"
-#include "notify/notifier.h"
-#include "push/receiver.h"
-#include "release/reconciler.h"
+#include "operator/kit/controller.h"
+#include "operator/notify/notifier.h"
+#include "operator/push/receiver.h"
+#include "operator/release/reconciler.h"
 
 namespace cairn::app {
 

@@ -173,6 +173,7 @@ std::string repository_identity(const std::string& url) {
   }
   if (out.ends_with(".git")) out.resize(out.size() - 4);
   while (out.size() > 1 && out.back() == '/' && !out.ends_with("://")) out.pop_back();
+  if (out == "file://") out = "file:///";  // the root directory, "/"
   return out;
 }
 

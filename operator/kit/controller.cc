@@ -1,4 +1,4 @@
-#include "kit/controller.h"
+#include "operator/kit/controller.h"
 
 #include "kube/client.h"
 #include "log/log.h"

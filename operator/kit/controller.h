@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "kit/outcome.h"
 #include "kube/informer.h"
 #include "kube/workqueue.h"
+#include "operator/kit/outcome.h"
 
 namespace cairn::kit {
 

@@ -1,4 +1,4 @@
-#include "kit/outcome.h"
+#include "operator/kit/outcome.h"
 
 namespace cairn::kit {
 

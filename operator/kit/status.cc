@@ -1,4 +1,4 @@
-#include "kit/status.h"
+#include "operator/kit/status.h"
 
 #include "api/conditions.h"
 #include "log/log.h"

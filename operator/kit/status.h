@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "api/types.h"
-#include "kit/outcome.h"
 #include "kube/client.h"
 #include "kube/informer.h"
+#include "operator/kit/outcome.h"
 
 namespace cairn::kit {
 

@@ -1,4 +1,4 @@
-#include "pipeline/reconciler.h"
+#include "operator/pipeline/reconciler.h"
 
 #include <openssl/sha.h>
 
@@ -8,10 +8,10 @@
 #include "api/conditions.h"
 #include "api/names.h"
 #include "api/validate.h"
-#include "kit/status.h"
 #include "kube/util.h"
 #include "log/log.h"
-#include "pipeline/job.h"
+#include "operator/kit/status.h"
+#include "operator/pipeline/job.h"
 #include "source/source.h"
 
 namespace cairn::pipeline {

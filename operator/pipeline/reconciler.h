@@ -16,10 +16,10 @@
 
 #include "api/types.h"
 #include "git/git.h"
-#include "kit/outcome.h"
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "operator/kit/outcome.h"
 #include "source/source.h"
 
 namespace cairn::pipeline {

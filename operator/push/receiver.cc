@@ -1,4 +1,4 @@
-#include "push/receiver.h"
+#include "operator/push/receiver.h"
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>

@@ -1,4 +1,4 @@
-#include "release/analysis.h"
+#include "operator/release/analysis.h"
 
 #include <cpprest/http_client.h>
 

@@ -10,8 +10,8 @@
 #include "kube/util.h"
 #include "manifest/git_tree.h"
 #include "manifest/render.h"
-#include "release/context.h"
-#include "release/ownership.h"
+#include "operator/release/context.h"
+#include "operator/release/ownership.h"
 #include "source/source.h"
 
 namespace cairn::release {

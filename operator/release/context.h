@@ -12,8 +12,8 @@
 
 #include "api/types.h"
 #include "git/git.h"
-#include "kit/status.h"
-#include "release/reconciler.h"
+#include "operator/kit/status.h"
+#include "operator/release/reconciler.h"
 
 namespace cairn::release {
 

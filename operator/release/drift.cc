@@ -3,7 +3,7 @@
 // up, and only where the webhook lets nobody else make one.
 #include "api/names.h"
 #include "kube/util.h"
-#include "release/context.h"
+#include "operator/release/context.h"
 #include "source/source.h"
 
 namespace cairn::release {

@@ -1,4 +1,4 @@
-#include "release/reconciler.h"
+#include "operator/release/reconciler.h"
 
 #include <algorithm>
 
@@ -7,7 +7,7 @@
 #include "api/validate.h"
 #include "git/git.h"
 #include "kube/util.h"
-#include "release/context.h"
+#include "operator/release/context.h"
 #include "source/source.h"
 
 namespace cairn::release {

@@ -6,9 +6,9 @@
 #include "kube/util.h"
 #include "log/log.h"
 #include "manifest/render.h"
-#include "release/analysis.h"
-#include "release/context.h"
-#include "release/health.h"
+#include "operator/release/analysis.h"
+#include "operator/release/context.h"
+#include "operator/release/health.h"
 #include "source/source.h"
 
 namespace cairn::release {

@@ -451,8 +451,11 @@ class World {
     r["request"]["uid"] = "a1e0c6d2-0011";
     r["request"]["userInfo"]["username"] = op;
     r["request"]["namespace"] = "signed";
+    // (A change of data: an UPDATE that changes nothing, as when the operator
+    // takes over fields before a revert, is admitted whatever the commit.)
     r["request"]["object"] = *signed_cm;
     r["request"]["oldObject"] = *signed_cm;
+    r["request"]["oldObject"]["data"]["color"] = "green";
     add("configmap-update-unsigned", "/validate", r, false);
 
     // DELETE: the operator's only.

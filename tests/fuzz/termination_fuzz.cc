@@ -15,7 +15,7 @@
 
 #include "common.h"
 #include "kube/util.h"
-#include "pipeline/job.h"
+#include "operator/pipeline/job.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
-#include "kit/controller.h"
+#include "operator/kit/controller.h"
 
 #include <gtest/gtest.h>
 
-#include "kit/status.h"
+#include "operator/kit/status.h"
 
 namespace cairn::kit {
 namespace {

@@ -1,4 +1,4 @@
-#include "release/health.h"
+#include "operator/release/health.h"
 
 #include <gtest/gtest.h>
 

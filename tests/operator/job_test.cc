@@ -1,4 +1,4 @@
-#include "pipeline/job.h"
+#include "operator/pipeline/job.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The stalled gauge behind the chart's CairnResourceStalled alert.
-#include "metrics.h"
+#include "operator/metrics.h"
 
 #include <gtest/gtest.h>
 

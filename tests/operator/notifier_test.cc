@@ -1,4 +1,4 @@
-#include "notify/notifier.h"
+#include "operator/notify/notifier.h"
 
 #include <gtest/gtest.h>
 

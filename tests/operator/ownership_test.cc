@@ -1,4 +1,4 @@
-#include "release/ownership.h"
+#include "operator/release/ownership.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 
 #include "api/names.h"
 #include "fakes/fakes.h"
-#include "pipeline/reconciler.h"
+#include "operator/pipeline/reconciler.h"
 
 namespace cairn::pipeline {
 namespace {

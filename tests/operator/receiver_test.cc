@@ -1,4 +1,4 @@
-#include "push/receiver.h"
+#include "operator/push/receiver.h"
 
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>

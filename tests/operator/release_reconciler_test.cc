@@ -7,7 +7,7 @@
 #include "api/names.h"
 #include "fakes/fakes.h"
 #include "kube/util.h"
-#include "release/reconciler.h"
+#include "operator/release/reconciler.h"
 
 namespace cairn::release {
 namespace {
