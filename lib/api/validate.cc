@@ -647,6 +647,23 @@ std::string read_path(const Object& spec) {
 }
 
 constexpr std::size_t kMaxValuesFiles = 20;
+constexpr std::size_t kMaxValuesDepth = 100;  // as manifests' nesting (manifest::kMaxDepth)
+
+// How deeply a JSON value nests objects and arrays, without recursion;
+// stops counting past `limit`.
+std::size_t nesting_depth(const json& v, std::size_t limit) {
+  std::size_t deepest = 0;
+  std::vector<std::pair<const json*, std::size_t>> todo{{&v, 1}};
+  while (!todo.empty()) {
+    auto [j, d] = todo.back();
+    todo.pop_back();
+    if (!j->is_structured()) continue;
+    deepest = std::max(deepest, d);
+    if (deepest > limit) return deepest;
+    for (const json& child : *j) todo.emplace_back(&child, d + 1);
+  }
+  return deepest;
+}
 constexpr std::size_t kMaxHelmReleaseName = 53;  // Helm's limit
 
 // spec.helm: values files (repository paths), values (an object), release name.
@@ -681,6 +698,9 @@ std::optional<HelmSpec> read_helm(const Object& spec) {
     if (!v->is_object()) {
       errs.add(o.path("values"),
                "must be an object (the chart's values), not " + detail::describe(*v));
+    } else if (nesting_depth(*v, kMaxValuesDepth) > kMaxValuesDepth) {
+      errs.add(o.path("values"), "nests objects and lists more than " +
+                                     std::to_string(kMaxValuesDepth) + " levels deep");
     } else {
       h.values = *v;
     }

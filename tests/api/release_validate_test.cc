@@ -191,6 +191,13 @@ TEST(ReleaseSpec, Helm) {
                                      "the Release's name)"));
   s["helm"] = {{"releaseName", std::string(54, 'a')}};
   EXPECT_EQ(errors(s).size(), 1u);
+  // Hostile nesting is refused, not recursed into.
+  json deep = json::object();
+  json* cur = &deep;
+  for (int i = 0; i < 100000; ++i) cur = &((*cur)["a"] = json::object());
+  s["helm"] = {{"values", std::move(deep)}};
+  EXPECT_THAT(errors(s), ElementsAre("spec.helm.values: nests objects and lists more than 100 "
+                                     "levels deep"));
   s["helm"] = "values.yaml";
   EXPECT_THAT(errors(s), ElementsAre("spec.helm: must be an object, not a string"));
 }
