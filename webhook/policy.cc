@@ -854,8 +854,10 @@ std::optional<Policy::Finding> Policy::check_target(const Request& q, const Rele
 
 std::shared_ptr<const Policy::Index> Policy::manifests(const ReleaseInfo& rel, git::Source& src,
                                                        const std::string& commit) {
-  const std::string key = rel.key() + "\n" + rel.spec.source.url + "\n" + rel.spec.path + "\n" +
-                          (rel.spec.cluster_scope ? "1" : "0") + "\n" + commit;
+  // Everything the render depends on (spec.helm's values included): a
+  // Release edited at the same commit renders anew.
+  const manifest::ReleaseRef ref = manifest::ReleaseRef::of(rel.ns, rel.name, rel.spec);
+  const std::string key = ref.key(commit);
   {
     std::lock_guard lock(cache_mu_);
     if (auto it = index_.find(key); it != index_.end()) {
@@ -865,15 +867,10 @@ std::shared_ptr<const Policy::Index> Policy::manifests(const ReleaseInfo& rel, g
   }
   auto idx = std::make_shared<Index>();
   // The one render the operator and kubectl cairn do too.
-  auto out = manifest::render_at(src, commit,
-                                 {.ns = rel.ns,
-                                  .name = rel.name,
-                                  .source_url = rel.spec.source.url,
-                                  .path = rel.spec.path,
-                                  .cluster_scope = rel.spec.cluster_scope},
-                                 [this](const std::string& av, const std::string& kind) {
-                                   return cluster_.is_namespaced(av, kind);
-                                 });
+  auto out =
+      manifest::render_at(src, commit, ref, [this](const std::string& av, const std::string& kind) {
+        return cluster_.is_namespaced(av, kind);
+      });
   if (!out) {
     idx->error = out.error().empty() ? "render failed" : out.error().front().to_string();
   } else {

@@ -138,8 +138,8 @@ for. For each Pipeline: readiness, the latest commit and its last run.
       out = R"(kubectl cairn render PATH|release/<name> - print what Cairn would apply
 
 Renders manifests exactly as the operator does (the same render: plain YAML
-and JSON, or `kustomize build` when the directory holds a kustomization) and
-prints the objects as YAML documents separated by `---`, validated, stamped
+and JSON, `kustomize build` when the directory holds a kustomization, or
+`helm template` when it holds a Chart.yaml) and prints the objects as YAML documents separated by `---`, validated, stamped
 (cairn.dev/commit, source, path, release annotations and the managed-by
 label) and in apply order.
 
@@ -148,17 +148,20 @@ come from --commit (else the HEAD of the git work tree holding PATH, else
 the placeholder "uncommitted"), --source (else "local:<PATH>") and --release
 (else <-n or "default">/<the directory's name>). cairn.dev/path is relative
 to the work tree's root (else the current directory), which also bounds what
-a kustomization may read.
+a kustomization may read. A chart is rendered with its default values and
+.Release.Name = the Release's name.
 
 render release/<name> reads the Release, fetches its repository (with the
 Release's credentials, into the git cache) and renders spec.path at --commit,
 else at the head of the tracked branch or tag: the commit Cairn would deploy
-next. Caveats: with spec.gate the operator waits until that commit passed the
+next; a chart with the Release's spec.helm (values files from that commit,
+values, releaseName). Caveats: with spec.gate the operator waits until that commit passed the
 gate's Pipeline; after `kubectl cairn rollback` it stays on the pinned commit
 until the ref moves; a suspended Release deploys nothing.
 
-Errors (YAML syntax, a refused kustomization field, a missing base) are
-printed with file, line and field. Exit status: 0 rendered; 1 an error; 2 usage.
+Errors (YAML syntax, a refused kustomization field, a missing base, a
+template error with its template, line and column, a chart dependency that is
+not vendored in charts/) are printed with file, line and field. Exit status: 0 rendered; 1 an error; 2 usage.
 
 Examples:
   kubectl cairn render deploy/overlays/prod

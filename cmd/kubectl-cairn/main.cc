@@ -418,12 +418,7 @@ std::expected<ReleaseRender, std::string> render_release(kube::Client& c, const 
 
   // The one render the operator and the webhook do too.
   auto r = manifest::render_at(
-      *src, out.commit,
-      {.ns = ns,
-       .name = name,
-       .source_url = spec->source.url,
-       .path = spec->path,
-       .cluster_scope = spec->cluster_scope},
+      *src, out.commit, manifest::ReleaseRef::of(ns, name, *spec),
       [&c](const std::string& av, const std::string& kind) -> std::optional<bool> {
         auto res = c.resource_for(av, kind);
         return res ? std::optional<bool>(res->namespaced) : std::nullopt;

@@ -170,11 +170,19 @@ void to_json(json& j, const RolloutSpec& v) {
 
 void to_json(json& j, const GateSpec& v) { j = json{{"pipelineRef", v.pipeline_ref}}; }
 
+void to_json(json& j, const HelmSpec& v) {
+  j = json::object();
+  if (!v.values_files.empty()) j["valuesFiles"] = v.values_files;
+  if (!v.values.empty()) j["values"] = v.values;
+  put(j, "releaseName", v.release_name);
+}
+
 void to_json(json& j, const ReleaseSpec& v) {
   j = json::object();
   j["source"] = v.source;
   j["path"] = v.path;
   j["clusterScope"] = v.cluster_scope;
+  if (v.helm) j["helm"] = *v.helm;
   if (v.gate) j["gate"] = *v.gate;
   j["rollout"] = v.rollout;
   j["prune"] = v.prune;

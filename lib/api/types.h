@@ -155,12 +155,27 @@ struct GateSpec {
   bool operator==(const GateSpec&) const = default;
 };
 
+// spec.helm: how a chart at spec.path is rendered (as `helm template`).
+struct HelmSpec {
+  // Repository paths (relative to the repository root, normalized like
+  // spec.path), read from the same commit and merged in order.
+  std::vector<std::string> values_files;
+  // spec.helm.values: an object merged last; a null deletes the key, as
+  // Helm does. Always an object (empty when not set).
+  cairn::json values = cairn::json::object();
+  // .Release.Name; empty: the Release's name.
+  std::string release_name;
+  bool operator==(const HelmSpec&) const = default;
+};
+
 struct ReleaseSpec {
   SourceSpec source;
   // Normalized: relative, no "." or empty segments, no trailing '/'; "" is the
   // repository root.
   std::string path;
   bool cluster_scope = false;
+  // Set when spec.helm is: spec.path must then hold a Chart.yaml.
+  std::optional<HelmSpec> helm;
   std::optional<GateSpec> gate;
   RolloutSpec rollout;
   bool prune = true;
@@ -303,6 +318,7 @@ void to_json(cairn::json& j, const PipelineSpec& v);
 void to_json(cairn::json& j, const AnalysisSpec& v);
 void to_json(cairn::json& j, const RolloutSpec& v);
 void to_json(cairn::json& j, const GateSpec& v);
+void to_json(cairn::json& j, const HelmSpec& v);
 void to_json(cairn::json& j, const ReleaseSpec& v);
 void to_json(cairn::json& j, const Condition& v);
 void to_json(cairn::json& j, const StepStatus& v);

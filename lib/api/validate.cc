@@ -605,37 +605,119 @@ std::expected<T, std::vector<FieldError>> done(T value, Errors& errs) {
 
 // ---- Release pieces ----
 
-std::string read_path(const Object& spec) {
-  auto p = spec.string("path");
-  if (!p) return "";
-  Errors& errs = spec.errors();
-  std::string field = spec.path("path");
-  if (std::any_of(p->begin(), p->end(), [](char c) {
+// A repository path as a person writes it, normalized (no "." or empty
+// segments, no trailing '/'; "" is the root); the error says what is wrong.
+std::expected<std::string, std::string> normalize_repo_path(std::string_view p) {
+  if (std::any_of(p.begin(), p.end(), [](char c) {
         auto u = static_cast<unsigned char>(c);
         return u < 0x20 || u == 0x7f || c == '\\';
       })) {
-    errs.add(field, "must not contain control characters or '\\' (use '/' between directories)");
-    return "";
+    return std::unexpected(
+        "must not contain control characters or '\\' (use '/' between directories)");
   }
-  if (p->starts_with("/")) {
-    errs.add(field, quote(*p) + " must be relative to the repository root: remove the leading '/'");
-    return "";
+  if (p.starts_with("/")) {
+    return std::unexpected(quote(p) +
+                           " must be relative to the repository root: remove the leading '/'");
   }
   std::string out;
-  std::string_view rest = *p;
+  std::string_view rest = p;
   while (!rest.empty()) {
     std::size_t slash = rest.find('/');
     std::string_view seg = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     if (seg.empty() || seg == ".") continue;
     if (seg == "..") {
-      errs.add(field, quote(*p) + " must stay inside the repository: remove '..'");
-      return "";
+      return std::unexpected(quote(p) + " must stay inside the repository: remove '..'");
     }
     if (!out.empty()) out += '/';
     out += seg;
   }
   return out;
+}
+
+std::string read_path(const Object& spec) {
+  auto p = spec.string("path");
+  if (!p) return "";
+  auto normalized = normalize_repo_path(*p);
+  if (!normalized) {
+    spec.errors().add(spec.path("path"), normalized.error());
+    return "";
+  }
+  return *normalized;
+}
+
+constexpr std::size_t kMaxValuesFiles = 20;
+constexpr std::size_t kMaxValuesDepth = 100;  // as manifests' nesting (manifest::kMaxDepth)
+
+// How deeply a JSON value nests objects and arrays, without recursion;
+// stops counting past `limit`.
+std::size_t nesting_depth(const json& v, std::size_t limit) {
+  std::size_t deepest = 0;
+  std::vector<std::pair<const json*, std::size_t>> todo{{&v, 1}};
+  while (!todo.empty()) {
+    auto [j, d] = todo.back();
+    todo.pop_back();
+    if (!j->is_structured()) continue;
+    deepest = std::max(deepest, d);
+    if (deepest > limit) return deepest;
+    for (const json& child : *j) todo.emplace_back(&child, d + 1);
+  }
+  return deepest;
+}
+constexpr std::size_t kMaxHelmReleaseName = 53;  // Helm's limit
+
+// spec.helm: values files (repository paths), values (an object), release name.
+std::optional<HelmSpec> read_helm(const Object& spec) {
+  Object o = spec.object("helm");
+  if (!o.present()) return std::nullopt;
+  Errors& errs = o.errors();
+  HelmSpec h;
+  const json* files = o.array("valuesFiles");
+  if (files != nullptr && files->size() > kMaxValuesFiles) {
+    errs.add(o.path("valuesFiles"), std::to_string(files->size()) + " entries: at most " +
+                                        std::to_string(kMaxValuesFiles) + " are allowed");
+  } else if (files != nullptr) {
+    for (std::size_t i = 0; i < files->size(); ++i) {
+      const json& f = (*files)[i];
+      const std::string field = item_path(o.path("valuesFiles"), i);
+      if (!f.is_string()) {
+        errs.add(field, "must be a string, not " + detail::describe(f));
+        continue;
+      }
+      const std::string p = f.get<std::string>();
+      auto normalized = normalize_repo_path(p);
+      if (!normalized || normalized->empty()) {
+        errs.add(field, "must be a relative path inside the repository, without '..': " +
+                            (normalized ? quote(p) + " names no file" : normalized.error()));
+        continue;
+      }
+      h.values_files.push_back(*normalized);
+    }
+  }
+  if (const json* v = o.get("values")) {
+    if (!v->is_object()) {
+      errs.add(o.path("values"),
+               "must be an object (the chart's values), not " + detail::describe(*v));
+    } else if (nesting_depth(*v, kMaxValuesDepth) > kMaxValuesDepth) {
+      errs.add(o.path("values"), "nests objects and lists more than " +
+                                     std::to_string(kMaxValuesDepth) + " levels deep");
+    } else {
+      h.values = *v;
+    }
+  }
+  if (auto name = o.string("releaseName")) {
+    if (name->empty()) {
+      errs.add(o.path("releaseName"), "must not be empty (leave it out for the Release's name)");
+    } else if (name->size() > kMaxHelmReleaseName || !is_dns1123_subdomain(*name)) {
+      errs.add(o.path("releaseName"),
+               quote(*name) +
+                   " is not a valid Helm release name: lowercase letters, digits, '-' and '.', "
+                   "starting and ending with a letter or digit, at most 53 characters");
+    } else {
+      h.release_name = *name;
+    }
+  }
+  return h;
 }
 
 std::optional<AnalysisSpec> read_analysis(const Object& rollout) {
@@ -734,6 +816,7 @@ std::expected<ReleaseSpec, std::vector<FieldError>> parse_release_spec(
   out.source = read_source(o);
   out.path = read_path(o);
   out.cluster_scope = boolean_or(o, "clusterScope", out.cluster_scope);
+  out.helm = read_helm(o);
 
   Object gate = o.object("gate");
   if (gate.present()) {

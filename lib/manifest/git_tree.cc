@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "manifest/render_cache.h"
+
 namespace cairn::manifest {
 
 GitTree::GitTree(git::Source& source, std::string commit, git::ReadLimits limits)
@@ -58,17 +60,40 @@ std::expected<bool, std::string> GitTree::is_dir(const std::string& path) const 
 
 namespace cairn::manifest {
 
+ReleaseRef ReleaseRef::of(std::string ns, std::string name, const api::ReleaseSpec& spec) {
+  return {.ns = std::move(ns),
+          .name = std::move(name),
+          .source_url = spec.source.url,
+          .path = spec.path,
+          .cluster_scope = spec.cluster_scope,
+          .helm = spec.helm};
+}
+
+namespace {
+
+RenderInput input_of(const ReleaseRef& release, const std::string& commit) {
+  return {.release_namespace = release.ns,
+          .release_name = release.name,
+          .commit = commit,
+          .source_url = release.source_url,
+          .cluster_scope = release.cluster_scope,
+          .path = release.path,
+          .helm = release.helm};
+}
+
+}  // namespace
+
+std::string ReleaseRef::key(const std::string& commit) const {
+  // render_at reads through a tree: the key says so, as RenderCache's would.
+  return render_key(input_of(*this, commit)) + "\0tree";
+}
+
 std::expected<Rendered, std::vector<RenderError>> render_at(
     git::Source& source, const std::string& commit, const ReleaseRef& release,
     std::function<std::optional<bool>(const std::string&, const std::string&)> is_namespaced) {
   GitTree tree(source, commit, read_limits());
-  RenderInput in{.release_namespace = release.ns,
-                 .release_name = release.name,
-                 .commit = commit,
-                 .source_url = release.source_url,
-                 .cluster_scope = release.cluster_scope,
-                 .tree = &tree,
-                 .path = release.path};
+  RenderInput in = input_of(release, commit);
+  in.tree = &tree;
   in.is_namespaced = std::move(is_namespaced);
   return render(in);
 }

@@ -43,6 +43,15 @@ struct ReleaseRef {
   std::string source_url;  // spec.source.url as written (never credentials)
   std::string path;        // spec.path
   bool cluster_scope = false;
+  std::optional<api::HelmSpec> helm;  // spec.helm: values files, values, release name
+
+  // Everything of a Release's spec that its render depends on: the operator,
+  // the webhook and the CLI build their ReleaseRef with this, so that none
+  // of them forgets a field.
+  static ReleaseRef of(std::string ns, std::string name, const api::ReleaseSpec& spec);
+  // A cache key of the render of this Release at `commit`: equal keys render
+  // the same objects (a values change gives a new key).
+  std::string key(const std::string& commit) const;
 };
 
 // The one render of a Release at a commit, shared by the operator, the

@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <map>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 #include <utility>
 
 #include "api/names.h"
+#include "helm/chart.h"
 #include "manifest/kinds.h"
 #include "manifest/kustomize.h"
 #include "manifest/yaml.h"
@@ -362,12 +365,15 @@ namespace {
 
 std::expected<Rendered, std::vector<RenderError>> finish(Renderer& r);
 
-std::expected<Rendered, std::vector<RenderError>> render_files(
-    const RenderInput& in, const std::vector<git::File>& files) {
+// `all`: every file is manifests (a chart's rendered templates), whatever
+// its name.
+std::expected<Rendered, std::vector<RenderError>> render_files(const RenderInput& in,
+                                                               const std::vector<git::File>& files,
+                                                               bool all = false) {
   Renderer r{in, {}, {}, {}, 0, false};
   std::size_t bytes = 0;
   for (const auto& f : files) {
-    if (!is_manifest_file(f.path)) continue;
+    if (!all && !is_manifest_file(f.path)) continue;
     r.files.push_back(&f);
     bytes += f.content.size();
   }
@@ -442,6 +448,101 @@ std::expected<Rendered, std::vector<RenderError>> render_kustomization(const Ren
   return finish(r);
 }
 
+RenderError single(std::string file, std::string message) {
+  return {std::move(file), -1, 0, 0, std::move(message)};
+}
+
+// A Helm chart at `dir`, rendered with spec.helm's options, each template's
+// output then read like a manifest file.
+std::expected<Rendered, std::vector<RenderError>> render_helm_chart(const RenderInput& in,
+                                                                    const std::string& dir) {
+  helm::ChartOptions opts;
+  opts.release_name =
+      in.helm && !in.helm->release_name.empty() ? in.helm->release_name : in.release_name;
+  opts.release_namespace = in.release_namespace;
+  opts.kube_version = in.kube_version;
+  std::vector<std::string> files;  // spec.helm.valuesFiles, for messages
+  if (in.helm) {
+    opts.values = in.helm->values.is_object() ? in.helm->values : json::object();
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < in.helm->values_files.size(); ++i) {
+      const std::string field = "spec.helm.valuesFiles[" + std::to_string(i) + "]";
+      auto path = join_path("", in.helm->values_files[i]);
+      if (!path || path->empty()) {
+        return std::unexpected(std::vector<RenderError>{
+            single("", field + ": must be a relative path inside the repository, without '..'")});
+      }
+      auto content = in.tree->read(*path);
+      if (!content)
+        return std::unexpected(std::vector<RenderError>{single(*path, content.error())});
+      if (!*content) {
+        return std::unexpected(std::vector<RenderError>{
+            single("", field + ": " + *path + " does not exist at commit " + in.commit +
+                           " (values files are paths from the repository root)")});
+      }
+      bytes += (*content)->size();
+      if ((*content)->size() > in.max_file_bytes || bytes > in.max_bytes) {
+        return std::unexpected(std::vector<RenderError>{
+            single(*path, field + ": the values file is larger than the limit of " +
+                              std::to_string(in.max_file_bytes) + " bytes")});
+      }
+      if (auto bad = invalid_utf8_at(**content); bad != std::string::npos) {
+        return std::unexpected(std::vector<RenderError>{
+            single(*path, field + ": the file is not UTF-8 text (byte " + std::to_string(bad + 1) +
+                              "); save it as UTF-8")});
+      }
+      opts.values_files.push_back(std::move(**content));
+      files.push_back(*path);
+    }
+  }
+  auto rendered = helm::render_chart(*in.tree, dir, opts);
+  if (!rendered) {
+    std::string msg = rendered.error().message;
+    // lib/helm numbers the values files; name them instead.
+    if (msg.starts_with("values file ")) {
+      std::size_t n = 0;
+      const auto colon = msg.find(':');
+      std::from_chars(msg.data() + 12, msg.data() + std::min(colon, msg.size()), n);
+      if (n >= 1 && n <= files.size() && colon != std::string::npos) {
+        return std::unexpected(std::vector<RenderError>{
+            single(files[n - 1], "spec.helm.valuesFiles[" + std::to_string(n - 1) +
+                                     "]: not valid values" + msg.substr(colon))});
+      }
+    }
+    std::string what;
+    switch (rendered.error().code) {
+      case helm::Error::Code::kNeedsNetwork:
+        what = "the chart needs the network: ";
+        break;
+      case helm::Error::Code::kRender:
+        what = "a template failed: ";
+        break;
+      case helm::Error::Code::kInvalidChart:
+        what = "invalid chart: ";
+        break;
+      case helm::Error::Code::kTree:
+        break;
+    }
+    return std::unexpected(std::vector<RenderError>{single(dir, "helm: " + what + msg)});
+  }
+  std::vector<git::File> outputs;
+  outputs.reserve(rendered->size());
+  std::set<std::string> templates;  // CRDs are copied verbatim: their lines are the file's
+  for (auto& t : *rendered) {
+    // crds/ holds other files too (a README): Helm installs only manifests.
+    if (t.crd && !is_manifest_file(t.source_file)) continue;
+    if (!t.crd) templates.insert(t.source_file);
+    outputs.push_back({t.source_file, std::move(t.text)});
+  }
+  auto out = render_files(in, outputs, true);
+  if (!out) {
+    for (RenderError& e : out.error()) {
+      if (e.line > 0 && templates.contains(e.file)) e.message += " (line in the template's output)";
+    }
+  }
+  return out;
+}
+
 std::expected<Rendered, std::vector<RenderError>> finish(Renderer& r) {
   // Duplicates, in file and document order: the later one is the error.
   std::map<std::string, const Located*> seen;
@@ -487,6 +588,16 @@ std::expected<Rendered, std::vector<RenderError>> render(const RenderInput& in) 
   if (!dir) {
     return std::unexpected(std::vector<RenderError>{
         {"", -1, 0, 0, "spec.path \"" + in.path + "\" climbs above the repository root"}});
+  }
+  const std::string chart_file = dir->empty() ? "Chart.yaml" : *dir + "/Chart.yaml";
+  auto chart = in.tree->read(chart_file);
+  if (!chart) return std::unexpected(std::vector<RenderError>{single(*dir, chart.error())});
+  if (*chart) return render_helm_chart(in, *dir);
+  if (in.helm) {
+    return std::unexpected(std::vector<RenderError>{
+        single("", "spec.helm is set, but spec.path \"" + *dir +
+                       "\" holds no Chart.yaml: point spec.path at a Helm chart, or remove "
+                       "spec.helm")});
   }
   auto kfile = find_kustomization(*in.tree, *dir);
   if (!kfile) return std::unexpected(std::vector<RenderError>{{*dir, -1, 0, 0, kfile.error()}});

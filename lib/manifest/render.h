@@ -49,6 +49,19 @@
 // out of conditions, Events and logs): only file paths, document indexes,
 // line numbers, field names, kinds and object names.
 //
+// Helm charts: when spec.path holds a Chart.yaml (checked before a
+// kustomization), the chart is rendered as `helm template` does (lib/helm:
+// subcharts in charts/, condition/tags/global, .Files, crds/ first) with
+// spec.helm's values files (read from the same tree) and values, .Release.Name
+// = spec.helm.releaseName or the Release's name, .Release.Namespace = the
+// Release's namespace, .Release.Service = "Helm", .Capabilities.KubeVersion =
+// kube_version. Each template's output is then read like a manifest file
+// (documents, Lists, validation, stamping; cairn.dev/path is the template's
+// file in the repository). A chart that needs the network (a dependency not
+// vendored in charts/, a packaged .tgz) is refused naming the dependency; a
+// template error names the template, line and column. spec.helm on a path
+// without a Chart.yaml is an error naming spec.helm.
+//
 // An empty result (no manifests under the path) is not an error here; the
 // reconciler decides whether pruning everything is intended.
 #pragma once
@@ -78,6 +91,9 @@ inline constexpr std::size_t kMaxErrors = 100;          // further errors are su
 // ones are refused before they are parsed, so that parsing stays bounded.
 inline constexpr std::size_t kMaxFileBytes = 8u << 20;
 inline constexpr std::size_t kMaxBytes = 64u << 20;  // all manifest files of a Release
+// .Capabilities.KubeVersion of a chart render when the caller knows no
+// better: the version of the clusters Cairn is tested against.
+inline constexpr std::string_view kDefaultKubeVersion = "v1.20.2";
 
 struct RenderInput {
   std::string release_namespace, release_name;  // the Release
@@ -93,9 +109,13 @@ struct RenderInput {
   // else its manifest files are read as above. `files` is then unused.
   const FileTree* tree = nullptr;
   std::string path;
-  std::size_t max_documents = 5000;            // objects, after Lists are expanded
-  std::size_t max_bytes = kMaxBytes;           // total size of the manifest files
-  std::size_t max_file_bytes = kMaxFileBytes;  // size of one manifest file
+  // spec.helm (only with a tree): path must then hold a Chart.yaml. A chart
+  // is rendered without it too, with the chart's default values.
+  std::optional<api::HelmSpec> helm;
+  std::string kube_version = std::string(kDefaultKubeVersion);  // a chart's .Capabilities
+  std::size_t max_documents = 5000;                             // objects, after Lists are expanded
+  std::size_t max_bytes = kMaxBytes;                            // total size of the manifest files
+  std::size_t max_file_bytes = kMaxFileBytes;                   // size of one manifest file
   // Optional: whether a kind is namespaced, from discovery. Returning
   // nullopt (or leaving this empty) falls back to is_cluster_scoped_kind,
   // which treats kinds it does not know (custom resources) as namespaced.

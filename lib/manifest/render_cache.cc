@@ -17,6 +17,15 @@ std::string render_key(const RenderInput& in) {
   for (std::size_t n : {in.max_documents, in.max_bytes, in.max_file_bytes}) {
     k += '\0' + std::to_string(n);
   }
+  // A chart's render depends on spec.helm and the Kubernetes version too.
+  k += '\0' + in.kube_version + '\0';
+  if (in.helm) {
+    k += 'h';
+    // JSON: strings escape NUL, so the encoding is unambiguous; nlohmann keeps
+    // object keys sorted, so equal values give equal keys.
+    const json helm = *in.helm;
+    k += helm.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   return k;
 }
 

@@ -4,7 +4,8 @@
 // `capacity` results are kept, the least recently used dropped first.
 //
 // The key is the commit, spec.path and everything else in RenderInput that
-// changes the output (release, source URL, cluster scope, limits).
+// changes the output (release, source URL, cluster scope, limits, spec.helm
+// and the Kubernetes version a chart sees).
 // RenderInput::is_namespaced is not in it: use one cache per discovery view.
 // Two threads missing the same key at once both render (the first result
 // stored wins); a render is pure, so both results are the same.

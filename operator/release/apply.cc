@@ -44,8 +44,8 @@ std::string group_kind(const json& obj) {
 
 std::expected<std::vector<json>, kit::Error> Reconciler::render_commit(Context& c,
                                                                        const std::string& commit) {
-  // The one render the webhook and `kubectl cairn render` do too: a
-  // kustomization, or the plain manifests under spec.path, read from the
+  // The one render the webhook and `kubectl cairn render` do too: a Helm
+  // chart (spec.helm), a kustomization, or the plain manifests under spec.path, read from the
   // commit's tree with the render's size limits (an oversized file is
   // refused from its header, never read into memory). A kind the apiserver
   // could not be asked about fails the render for now, not the commit.
@@ -59,12 +59,7 @@ std::expected<std::vector<json>, kit::Error> Reconciler::render_commit(Context& 
     }
     return r->namespaced;
   };
-  auto out = manifest::render_at(*c.source, commit,
-                                 {.ns = c.ns,
-                                  .name = c.name,
-                                  .source_url = c.spec.source.url,
-                                  .path = c.spec.path,
-                                  .cluster_scope = c.spec.cluster_scope},
+  auto out = manifest::render_at(*c.source, commit, manifest::ReleaseRef::of(c.ns, c.name, c.spec),
                                  is_namespaced);
   if (!out) {
     std::string msg = manifest::to_string(out.error());

@@ -108,9 +108,15 @@ TEST_P(Crd, SchemaIsStructuralAndDescribed) {
         (std::vector<std::string>{"object", "array", "string", "integer", "number", "boolean"}),
         ::testing::Contains(type));
     // Keywords v1.20 refuses or cannot enforce structurally.
-    for (const char* k : {"oneOf", "anyOf", "allOf", "not", "x-kubernetes-validations", "$ref",
-                          "nullable", "x-kubernetes-preserve-unknown-fields"}) {
+    for (const char* k :
+         {"oneOf", "anyOf", "allOf", "not", "x-kubernetes-validations", "$ref", "nullable"}) {
       EXPECT_FALSE(s[k]) << path << " uses " << k;
+    }
+    // Free-form only where the content is the user's own (a chart's values).
+    if (s["x-kubernetes-preserve-unknown-fields"]) {
+      EXPECT_EQ(path, ".spec.helm.values");
+      EXPECT_EQ(type, "object") << path;
+      EXPECT_FALSE(s["properties"]) << path;
     }
     if (type == "array") {
       EXPECT_TRUE(s["items"]) << path;
@@ -262,6 +268,9 @@ TEST(CrdRelease, ContractDetails) {
   EXPECT_EQ(at(crd, "spec.rollout.progressDeadline")["default"].as<std::string>(), "5m");
   EXPECT_EQ(at(crd, "spec.rollout.analysis.threshold")["type"].as<std::string>(), "number");
   EXPECT_THAT(strings(at(crd, "spec.gate")["required"]), ElementsAre("pipelineRef"));
+  EXPECT_TRUE(at(crd, "spec.helm.values")["x-kubernetes-preserve-unknown-fields"].as<bool>());
+  EXPECT_EQ(at(crd, "spec.helm.valuesFiles.[]")["type"].as<std::string>(), "string");
+  EXPECT_EQ(at(crd, "spec.helm.releaseName")["maxLength"].as<int>(), 53);
   EXPECT_THAT(strings(at(crd, "status.phase")["enum"]),
               ElementsAre("Progressing", "Deployed", "Failed", "RolledBack"));
   EXPECT_THAT(strings(at(crd, "status.history.[].result")["enum"]),

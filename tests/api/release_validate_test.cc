@@ -137,6 +137,71 @@ TEST(ReleaseSpec, Path) {
                                      "(use '/' between directories)"));
 }
 
+TEST(ReleaseSpec, Helm) {
+  auto s = minimal();
+  auto r = parse_release_spec(s, "shop");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->helm.has_value()) << "no spec.helm: not a chart Release";
+
+  s["helm"] = json::parse(R"({
+    "valuesFiles": ["values/prod.yaml", "./deploy//extra.yaml"],
+    "values": {"replicas": 3, "ingress": null, "image": {"tag": "2.0"}},
+    "releaseName": "web-prod"
+  })");
+  r = parse_release_spec(s, "shop");
+  ASSERT_TRUE(r.has_value()) << to_string(r.error());
+  ASSERT_TRUE(r->helm.has_value());
+  EXPECT_THAT(r->helm->values_files, ElementsAre("values/prod.yaml", "deploy/extra.yaml"));
+  EXPECT_EQ(r->helm->values["image"]["tag"], "2.0");
+  EXPECT_TRUE(r->helm->values.contains("ingress") && r->helm->values["ingress"].is_null())
+      << "a null is kept: it deletes the chart's key, as in Helm";
+  EXPECT_EQ(r->helm->release_name, "web-prod");
+  // Written back (status, the CLI) and read again: the same spec.
+  json round = *r;
+  auto again = parse_release_spec(round, "shop");
+  ASSERT_TRUE(again.has_value()) << to_string(again.error());
+  EXPECT_EQ(*again, *r);
+
+  s["helm"] = json::object();
+  r = parse_release_spec(s, "shop");
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->helm.has_value());
+  EXPECT_TRUE(r->helm->values_files.empty());
+  EXPECT_EQ(r->helm->values, json::object());
+  EXPECT_EQ(r->helm->release_name, "");
+
+  s["helm"] = json::parse(R"({"valuesFiles": ["ok.yaml", "../secrets.yaml", "/etc/x.yaml", 7, "."],
+                              "values": [1], "releaseName": "Web_Prod"})");
+  EXPECT_THAT(
+      errors(s),
+      ElementsAre("spec.helm.valuesFiles[1]: must be a relative path inside the repository, "
+                  "without '..': \"../secrets.yaml\" must stay inside the repository: remove '..'",
+                  "spec.helm.valuesFiles[2]: must be a relative path inside the repository, "
+                  "without '..': \"/etc/x.yaml\" must be relative to the repository root: remove "
+                  "the leading '/'",
+                  "spec.helm.valuesFiles[3]: must be a string, not an integer",
+                  "spec.helm.valuesFiles[4]: must be a relative path inside the repository, "
+                  "without '..': \".\" names no file",
+                  "spec.helm.values: must be an object (the chart's values), not a list",
+                  "spec.helm.releaseName: \"Web_Prod\" is not a valid Helm release name: "
+                  "lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+                  "digit, at most 53 characters"));
+  s["helm"] = json::parse(R"({"releaseName": ""})");
+  EXPECT_THAT(errors(s), ElementsAre("spec.helm.releaseName: must not be empty (leave it out for "
+                                     "the Release's name)"));
+  s["helm"] = {{"releaseName", std::string(54, 'a')}};
+  EXPECT_EQ(errors(s).size(), 1u);
+  // Hostile nesting is refused, not recursed into.
+  json deep = json::object();
+  json* cur = &deep;
+  for (int i = 0; i < 100000; ++i) cur = &((*cur)["a"] = json::object());
+  s["helm"] = {{"values", std::move(deep)}};
+  EXPECT_THAT(errors(s), ElementsAre("spec.helm.values: nests objects and lists more than 100 "
+                                     "levels deep"));
+  s["helm"] = "values.yaml";
+  EXPECT_THAT(errors(s), ElementsAre("spec.helm: must be an object, not a string"));
+}
+
 TEST(ReleaseSpec, Gate) {
   auto s = minimal();
   s["gate"] = json::object();

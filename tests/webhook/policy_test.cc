@@ -11,6 +11,7 @@
 
 #include "../git/testutil.h"
 #include "api/names.h"
+#include "manifest/git_tree.h"
 #include "manifest/render.h"
 
 namespace cairn::webhook {
@@ -270,6 +271,76 @@ TEST_F(PolicyTest, OperatorApplyMatchingGitIsAdmittedAndCached) {
   d = policy_->decide(op("UPDATE", live("Deployment", commit_a_)));
   EXPECT_TRUE(d.verdict.allowed) << message(d);
   EXPECT_EQ(git_.fetches, fetches);
+}
+
+// A Release of a Helm chart (spec.helm): the webhook renders it with the
+// Release's values files and values, as the operator does, so the operator's
+// objects are admitted; an object rendered with other values is not.
+TEST_F(PolicyTest, OperatorObjectsOfAChartReleaseAreAdmitted) {
+  repo_.write("deploy/chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n");
+  repo_.write("deploy/chart/values.yaml", "replicas: 1\nimage: shop/web:1\n");
+  repo_.write("deploy/chart/templates/deployment.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: {{ .Values.image }}
+)");
+  repo_.write("deploy/chart/charts/cache/Chart.yaml",
+              "apiVersion: v2\nname: cache\nversion: 0.1.0\n");
+  repo_.write("deploy/chart/charts/cache/templates/cm.yaml",
+              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{ .Release.Name }}-cache'}\n"
+              "data: {team: '{{ .Values.global.team }}'}\n");
+  repo_.write("env/prod.yaml", "replicas: 4\n");
+  const std::string commit = repo_.commit("chart");
+  repo_.push();
+  cluster_.modes["charts"] = Mode::kDeny;
+  // The Release as the webhook reads it from the cluster.
+  auto info = release_info_of(json::parse(R"({
+    "apiVersion": "cairn.dev/v1alpha1", "kind": "Release",
+    "metadata": {"name": "web", "namespace": "charts"},
+    "spec": {"source": {"url": ")" + repo_.url() +
+                                          R"(", "branch": "main"},
+             "path": "deploy/chart",
+             "helm": {"valuesFiles": ["env/prod.yaml"], "releaseName": "prod",
+                      "values": {"image": "shop/web:3", "global": {"team": "pay"}}}}
+  })"));
+  ASSERT_NE(info, nullptr);
+  ASSERT_TRUE(info->spec.helm.has_value()) << "release_info_of carries spec.helm";
+  cluster_.rels.push_back(info);
+
+  // What the operator applies: the one render, from the Release's spec.
+  git::Mirror m(repo_.url(), tmp_ / "operator");
+  ASSERT_TRUE(m.fetch({}));
+  auto out = manifest::render_at(m, commit, manifest::ReleaseRef::of("charts", "web", info->spec));
+  ASSERT_TRUE(out) << manifest::to_string(out.error());
+  ASSERT_EQ(out->objects.size(), 2u);
+  json deployment;
+  for (const json& obj : out->objects) {
+    auto d = policy_->decide(op("CREATE", obj, "charts"));
+    EXPECT_TRUE(d.verdict.allowed) << obj["kind"] << ": " << message(d);
+    if (obj["kind"] == "Deployment") deployment = obj;
+  }
+  ASSERT_EQ(deployment["metadata"]["name"], "prod-web");
+  EXPECT_EQ(deployment["spec"]["replicas"], 4);
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["image"], "shop/web:3");
+
+  // The chart's defaults (what a render ignoring spec.helm would produce)
+  // are not what git says for this Release.
+  json defaults = deployment;
+  defaults["spec"]["replicas"] = 1;
+  auto d = policy_->decide(op("CREATE", defaults, "charts"));
+  ASSERT_FALSE(d.verdict.allowed);
+  EXPECT_NE(message(d).find("spec.replicas differs from git"), std::string::npos) << message(d);
 }
 
 TEST_F(PolicyTest, ObjectWithoutItsNamespaceIsInTheRequestsNamespace) {
