@@ -476,6 +476,10 @@ class State {
       if (i + 1 < c.args.size() && c.args[i + 1].number) literal_to(p, args[i]);
       if (auto r = convert(p, args[i]); !r) {
         const Arg& a = i + 1 < c.args.size() ? c.args[i + 1] : c.args[0];
+        // A constant for a struct parameter, as Go's evalArg says.
+        if (p == Param::kTime && i + 1 < c.args.size() && a.kind == Arg::Kind::kLiteral)
+          return std::unexpected(
+              error_at(a.loc, a.text, "can't handle " + a.text + " for arg of type time.Time"));
         return std::unexpected(error_at(a.loc, a.text, r.error()));
       }
     }
@@ -523,6 +527,10 @@ class State {
           if (!x.is_string()) return wrong("[]string");
         return {};
       }
+      case Param::kTime:
+        return v.kind() == Value::Kind::kObject && v.object().type_name() == "time.Time"
+                   ? std::expected<void, Err>{}
+                   : wrong("time.Time");
     }
     return {};
   }

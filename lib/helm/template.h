@@ -32,7 +32,7 @@ using Func =
 
 // How a function's arguments are checked and converted, as Go's reflect
 // call does from the Go function's signature.
-enum class Param { kAny, kString, kInt, kInt64, kFloat, kBool, kList, kMap, kStrings };
+enum class Param { kAny, kString, kInt, kInt64, kFloat, kBool, kList, kMap, kStrings, kTime };
 struct FuncSpec {
   Func fn;
   std::vector<Param> params;  // fixed parameters

@@ -7,6 +7,7 @@
 namespace cairn::helm {
 
 std::optional<Value> Object::range_value() const { return std::nullopt; }
+std::optional<Value> Object::marshal() const { return std::nullopt; }
 
 std::string Value::type_name() const {
   switch (kind()) {
@@ -175,6 +176,9 @@ json to_json(const Value& v) {
       for (const auto& [k, x] : v.map()) out[k] = to_json(x);
       return out;
     }
+    case Value::Kind::kObject:
+      if (auto m = v.object().marshal()) return to_json(*m);
+      return nullptr;
     default:
       return nullptr;
   }

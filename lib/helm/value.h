@@ -40,6 +40,9 @@ class Object {
   virtual std::optional<std::string> to_string() const { return std::nullopt; }
   // What `range` iterates over (Helm's Files is a map), nullopt if none.
   virtual std::optional<Value> range_value() const;
+  // What encoding/json marshals it as (a json.Marshaler: time.Time is its
+  // RFC 3339 string), nullopt for null.
+  virtual std::optional<Value> marshal() const;
 };
 
 struct Method {

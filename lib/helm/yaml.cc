@@ -657,8 +657,10 @@ Value jsonish(const Value& v) {
       for (const auto& [k, x] : v.map()) out.emplace(k, jsonish(x));
       return Value(std::move(out));
     }
-    case Value::Kind::kFunc:
     case Value::Kind::kObject:
+      if (auto m = v.object().marshal()) return jsonish(*m);
+      return Value();
+    case Value::Kind::kFunc:
       return Value();
     default:
       return v;
@@ -777,6 +779,9 @@ std::string json_float(double f) {
 
 void write_json(const Value& v, const std::string& indent, const std::string& prefix,
                 std::string* out) {
+  if (v.kind() == Value::Kind::kObject) {
+    if (auto m = v.object().marshal()) return write_json(*m, indent, prefix, out);
+  }
   switch (v.kind()) {
     case Value::Kind::kBool:
       *out += v.as_bool() ? "true" : "false";
