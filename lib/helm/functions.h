@@ -27,6 +27,8 @@ std::vector<std::string> strslice(const Value& v);
 
 // Crypto functions (genCA, genSignedCert, ...), in crypto.cc.
 void add_crypto_funcs(FuncMap& m);
+// Date functions (now, date, dateInZone, toDate, duration, ...), in date.cc.
+void add_date_funcs(FuncMap& m);
 // semver/semverCompare (Masterminds/semver v3 constraints), in semver.cc.
 void add_semver_funcs(FuncMap& m);
 std::expected<bool, std::string> semver_check(const std::string& constraint,

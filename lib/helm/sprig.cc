@@ -1122,6 +1122,7 @@ FuncMap sprig_funcs() {
   m["mustToRawJson"] = m["toRawJson"];
 
   add_semver_funcs(m);
+  add_date_funcs(m);
   add_crypto_funcs(m);
   return m;
 }
