@@ -97,8 +97,13 @@ TcpProxy::~TcpProxy() {
   acceptor_.join();
   prober_.join();
   if (listen_fd_ >= 0) ::close(listen_fd_);
-  std::lock_guard lock(mu_);
-  for (auto& t : pumps_) t.join();
+  // Joined without mu_ held: a pump takes mu_ as it ends.
+  std::vector<std::thread> pumps;
+  {
+    std::lock_guard lock(mu_);
+    pumps.swap(pumps_);
+  }
+  for (auto& t : pumps) t.join();
 }
 
 void TcpProxy::sever() {

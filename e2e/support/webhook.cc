@@ -1,6 +1,7 @@
 #include "webhook.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "cluster.h"
+#include "kube/config.h"
 #include "kube/util.h"
 
 namespace cairn::e2e {
@@ -21,6 +23,30 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A test that ctest's timeout killed (or that crashed) leaves its webhook
+// registered with failurePolicy Fail, pointing at a port nobody serves: every
+// later test in the run would then be refused its namespaces. Tests run one
+// at a time, so each test process starts by removing what an earlier one
+// left (configurations named cairn-e2e-*, as register_with_apiserver names
+// them).
+class StaleWebhooks : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!kube::default_config()) return;  // no cluster: the test says so itself
+    auto list = client().list(kube::res::kValidatingWebhookConfigurations, "");
+    if (!list) return;
+    for (const auto& vwc : (*list)["items"]) {
+      const std::string name = vwc["metadata"].value("name", "");
+      if (!name.starts_with("cairn-e2e-")) continue;
+      std::cerr << "e2e: removing the webhook configuration " << name
+                << " an earlier test left behind\n";
+      (void)client().remove(kube::res::kValidatingWebhookConfigurations, "", name);
+    }
+  }
+};
+[[maybe_unused]] const ::testing::Environment* const kStaleWebhooks =
+    ::testing::AddGlobalTestEnvironment(new StaleWebhooks);
 
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
