@@ -99,6 +99,9 @@ class Reconciler {
 
   // rollout.cc
   Outcome start_rollout(Context& c, const std::string& commit);
+  // A commit the live objects carry that history lacks (a crash lost its record).
+  void record_lost_apply(Context& c, const std::string& commit,
+                         const std::vector<kube::json>& objects);
   Outcome rollout_failed(Context& c, const std::string& attempted, std::string why);
   Outcome deployed(Context& c, const std::string& attempted);
   struct Health {

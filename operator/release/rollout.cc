@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "api/conditions.h"
+#include "api/names.h"
 #include "kube/util.h"
 #include "log/log.h"
 #include "manifest/render.h"
@@ -56,6 +57,7 @@ Outcome Reconciler::start_rollout(Context& c, const std::string& commit) {
   auto objects = render_commit(c, commit);
   std::optional<kit::Error> err;
   if (!objects) err = objects.error();
+  if (objects) record_lost_apply(c, commit, *objects);
   if (!err) {
     if (auto applied = apply_all(c, *objects, Mode::kRollout); !applied) err = applied.error();
   }
@@ -100,6 +102,47 @@ Outcome Reconciler::start_rollout(Context& c, const std::string& commit) {
                      " objects); waiting for health");
   return Outcome::requeue(opts_.progress_poll)
       .with(kit::reconciling("Progressing", "rolling out commit " + short_sha(commit)));
+}
+
+// An apply whose record a crash lost (the operator killed between the apply
+// and the status write, then a newer commit before its next reconcile): the
+// live objects carry a commit that history does not. It goes into history
+// before the new commit, so that history has no gaps. Its health was never
+// checked; the reason says so.
+void Reconciler::record_lost_apply(Context& c, const std::string& commit,
+                                   const std::vector<json>& objects) {
+  const std::string owner = c.ns + "/" + c.name;
+  int looked = 0;
+  for (const auto& obj : objects) {
+    if (++looked > 3) return;  // the first objects that are live say it
+    const json md = obj.value("metadata", json::object());
+    auto r = client_.resource_for(obj.value("apiVersion", ""), obj.value("kind", ""));
+    if (!r) return;
+    auto live =
+        client_.get(*r, r->namespaced ? md.value("namespace", c.ns) : "", md.value("name", ""));
+    if (!live) continue;
+    const json ann = (*live)["metadata"].value("annotations", json::object());
+    if (ann.value(std::string(api::kReleaseAnnotation), "") != owner) continue;
+    const std::string was = ann.value(std::string(api::kCommitAnnotation), "");
+    if (was.empty() || was == commit || was == c.status.last_attempted_commit) return;
+    for (const auto& h : c.status.history)
+      if (h.commit == was) return;
+    const std::string& last = c.status.last_attempted_commit;
+    if (!last.empty()) {
+      auto after = c.source->is_ancestor(last, was);
+      if (!after || !*after) return;
+    }
+    const std::string at = now_s();
+    c.status.history.insert(
+        c.status.history.begin(),
+        api::HistoryEntry{.commit = was,
+                          .started_at = at,
+                          .finished_at = at,
+                          .result = api::HistoryResult::kDeployed,
+                          .reason = "applied, but not recorded before the operator restarted; "
+                                    "superseded before its health was checked"});
+    return;
+  }
 }
 
 // A rollout in progress: healthy (and through the analysis) is Deployed;

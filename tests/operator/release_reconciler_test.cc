@@ -327,6 +327,33 @@ TEST(ReleaseReconciler, ConvergesAfterACrashAtEveryStep) {
 
 json hand_label_fields() { return {{"f:metadata", {{"f:labels", {{"f:extra", json::object()}}}}}}; }
 
+// Killed after applying commit A but before its status write, then commit B
+// pushed: the restarted operator deploys B, and history still has A (the
+// live objects carried it), so history has no gaps.
+TEST(ReleaseReconciler, AnApplyWhoseRecordACrashLostStaysInHistory) {
+  Harness h;
+  std::string a =
+      h.repo->commit("main", {{"deploy/app.yaml", config("blue") + "---\n" + deployment("good")}});
+  h.create();
+  h.api.fault = [&](const FakeApi::Call& call) -> std::optional<kube::Error> {
+    if (call.subresource == "status") return FakeApi::error(kube::Code::kUnavailable, "killed");
+    return std::nullopt;
+  };
+  h.settle(1);
+  h.api.fault = nullptr;
+  ASSERT_FALSE(h.api.all(kConfigMaps).empty()) << "commit A was applied";
+  std::string b =
+      h.repo->commit("main", {{"deploy/app.yaml", config("green") + "---\n" + deployment("good")}});
+  h.restart();
+  h.settle();
+  EXPECT_EQ(h.status().value("currentCommit", ""), b);
+  const json hist = h.status()["history"];
+  ASSERT_EQ(hist.size(), 2u) << hist.dump();
+  EXPECT_EQ(hist[0].value("commit", ""), b);
+  EXPECT_EQ(hist[1].value("commit", ""), a);
+  EXPECT_NE(hist[1].value("reason", "").find("not recorded"), std::string::npos) << hist.dump();
+}
+
 TEST(ReleaseReconciler, SelfHealRemovesFieldsGitDoesNotSet) {
   Harness h;
   h.repo->commit("main", {{"deploy/app.yaml", config("blue")}});
