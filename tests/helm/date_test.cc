@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <regex>
 
+#include "cases.h"
 #include "helm/functions.h"
 #include "helm/gotime.h"
 #include "helm/template.h"
@@ -17,12 +18,9 @@
 namespace cairn::helm {
 namespace {
 
-struct Case {
-  const char* name;
-  const char* text;
-  const char* data;
-  const char* want;  // "OK:<output>", "ERR:<exec error>" or "PARSE:<parse error>"
-};
+using test::Case;
+using test::check;
+using test::run;
 
 const Case
     kDates[] =
@@ -193,16 +191,6 @@ const Case kDatesNewYork[] = {
      R"__(OK:2023-03-12 01:30:00 -0500 EST|2023-11-05 01:30:00 -0400 EDT|2023-03-12 13:00:00 -0400 EDT|"2023-07-01T00:00:00-04:00"|2023-07-01 04:00:00 +0000 UTC)__"},
 };
 
-std::string run(const std::string& text, const Value& dot = Value()) {
-  static const FuncMap funcs = helm_funcs();
-  TemplateSet set;
-  if (auto p = set.parse("x", text, &funcs); !p) return "PARSE:" + p.error();
-  Executor ex(set, funcs);
-  auto r = ex.execute("x", dot);
-  if (!r) return "ERR:" + r.error();
-  return "OK:" + *r;
-}
-
 // Sets $TZ for one test (Local is read from it on each call, as Go reads it
 // once at start).
 class Dates : public ::testing::Test {
@@ -225,13 +213,6 @@ class Dates : public ::testing::Test {
   bool had_ = false;
   std::string old_;
 };
-
-void check(const Case* begin, const Case* end) {
-  for (const Case* c = begin; c != end; ++c) {
-    Value dot = from_json(json::parse(c->data));
-    EXPECT_EQ(run(c->text, dot), c->want) << c->name << ": " << c->text;
-  }
-}
 
 std::int64_t this_year() {
   auto days = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());

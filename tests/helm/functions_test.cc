@@ -9,18 +9,16 @@
 
 #include <regex>
 
+#include "cases.h"
 #include "helm/template.h"
 #include "helm/yaml.h"
 
 namespace cairn::helm {
 namespace {
 
-struct Case {
-  const char* name;
-  const char* text;
-  const char* data;
-  const char* want;  // "OK:<output>", "ERR:<exec error>" or "PARSE:<parse error>"
-};
+using test::Case;
+using test::check;
+using test::run;
 
 const Case kFuncs[] = {
     {"strings case",
@@ -1346,23 +1344,6 @@ z.1: 1
     q)__"},
 
 };
-
-std::string run(const std::string& text, const Value& dot) {
-  static const FuncMap funcs = helm_funcs();
-  TemplateSet set;
-  if (auto p = set.parse("x", text, &funcs); !p) return "PARSE:" + p.error();
-  Executor ex(set, funcs);
-  auto r = ex.execute("x", dot);
-  if (!r) return "ERR:" + r.error();
-  return "OK:" + *r;
-}
-
-void check(const Case* begin, const Case* end) {
-  for (const Case* c = begin; c != end; ++c) {
-    Value dot = from_json(json::parse(c->data));
-    EXPECT_EQ(run(c->text, dot), c->want) << c->name << ": " << c->text << " with " << c->data;
-  }
-}
 
 TEST(Functions, SprigMatchesGo) {
   ASSERT_GT(std::size(kFuncs), 40u);
